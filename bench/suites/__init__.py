@@ -1,0 +1,1 @@
+"""Benchmark suites: one module per area, each with `cases(ctx)` yielding runner.Case."""

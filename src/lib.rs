@@ -1,0 +1,34 @@
+//! pg_segment: customer profiling and segmentation inside PostgreSQL.
+//!
+//! Every area is a folder: `mod.rs` (and its siblings) hold the core logic in
+//! plain Rust with no pgrx import; `sql.rs` holds the thin SQL bindings of that
+//! area (argument checks, SQLSTATE errors, Datum conversion, catalog access).
+//! From a SQL function's name, `src/<area>/sql.rs` is one hop away.
+
+::pgrx::pg_module_magic!(name, version);
+
+pub mod error; // error type (core) and raise helpers (error/sql.rs)
+pub mod extension_schema; // where our catalog tables live
+pub mod version; // pg_segment_version()
+
+pub mod kmeans; // kmeans_* : in-database k-means
+pub mod profile; // profile_* : feature vectors, behaviour aggregates, personas
+pub mod rfm; // rfm_* : recency / frequency / monetary summaries and scores
+pub mod rules; // segment_ruleset_*, segment_assign : the rule language
+pub mod segments; // segment_refresh and the BI views
+
+#[cfg(any(test, feature = "pg_test"))]
+#[path = "../pgrx-tests/mod.rs"]
+mod pgrx_tests;
+
+/// Required by `cargo pgrx test`: hooks for the test cluster.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        // Small tables still get parallel plans, so combine functions are exercised.
+        vec!["max_parallel_workers_per_gather = 2", "max_worker_processes = 16"]
+    }
+}

@@ -1,0 +1,3 @@
+//! Customer profiles: feature specs, fitted transforms, behaviour features and personas.
+
+pub mod sql;

@@ -1,0 +1,1 @@
+//! SQL bindings of profiles: profile_fit, profile_vector, behaviour aggregates, segment_personas.

@@ -1,0 +1,3 @@
+//! RFM: recency / frequency / monetary summaries, quantile scores and named segments.
+
+pub mod sql;

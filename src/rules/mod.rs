@@ -1,0 +1,3 @@
+//! The segment rule language: parse, type-check, compile and evaluate rules natively.
+
+pub mod sql;

@@ -1,0 +1,3 @@
+//! Segment operations: named segmentations, refresh, history and drift.
+
+pub mod sql;

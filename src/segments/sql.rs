@@ -1,0 +1,1 @@
+//! SQL bindings of segment operations: segment_refresh and the BI views.
