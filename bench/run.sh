@@ -18,7 +18,7 @@ python="$(bash scripts/python_env.sh)"
 if [ -n "${PG_SEGMENT_CLUSTER:-}" ] && [ -f "$PG_SEGMENT_CLUSTER/env" ]; then
   source "$PG_SEGMENT_CLUSTER/env"
 else
-  cluster="$(PG_SEGMENT_SHARED_BUFFERS=4GB bash scripts/cluster.sh start)"
+  cluster="$(PG_SEGMENT_SHARED_BUFFERS=${PG_SEGMENT_SHARED_BUFFERS:-2GB} bash scripts/cluster.sh start)"
   trap 'bash scripts/cluster.sh stop "$cluster"' EXIT
   source "$cluster/env"
 fi

@@ -17,6 +17,17 @@ pub mod rfm; // rfm_* : recency / frequency / monetary summaries and scores
 pub mod rules; // segment_ruleset_*, segment_assign : the rule language
 pub mod segments; // segment_refresh and the BI views
 
+/// Called once when a backend loads the library: registers each area's GUCs.
+#[allow(non_snake_case)]
+#[pgrx::pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    kmeans::sql::register_gucs();
+    profile::sql::register_gucs();
+    rfm::sql::register_gucs();
+    rules::sql::register_gucs();
+    segments::sql::register_gucs();
+}
+
 #[cfg(any(test, feature = "pg_test"))]
 #[path = "../pgrx-tests/mod.rs"]
 mod pgrx_tests;
