@@ -11,17 +11,27 @@ thread_local! {
     static SCHEMA: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// The name of the extension's schema, looked up once per backend.
+/// The name of the extension's schema, looked up once per backend (also in
+/// parallel workers).
 pub fn name() -> String {
     if let Some(found) = SCHEMA.with(|s| s.borrow().clone()) {
         return found;
     }
-    let found = Spi::get_one::<String>(
-        "SELECT n.nspname::text FROM pg_catalog.pg_extension e \
-         JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace \
-         WHERE e.extname = 'pg_segment'",
-    )
-    .unwrap_or(None);
+    // A read-only SPI query (`client.select`): `Spi::get_one` runs read-write,
+    // which assigns a transaction id and so fails in parallel workers, where our
+    // PARALLEL SAFE functions also need the schema.
+    let found = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT n.nspname::text FROM pg_catalog.pg_extension e \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace \
+                 WHERE e.extname = 'pg_segment'",
+                Some(1),
+                &[],
+            )
+            .ok()
+            .and_then(|t| if t.is_empty() { None } else { t.first().get::<String>(1).ok().flatten() })
+    });
     match found {
         Some(schema) => {
             SCHEMA.with(|s| *s.borrow_mut() = Some(schema.clone()));
