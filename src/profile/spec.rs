@@ -54,6 +54,16 @@ impl FeatureKind {
         })
     }
 
+    /// What a feature of this kind reads, for messages: "a number", "text"...
+    pub fn reads(self) -> &'static str {
+        match self {
+            FeatureKind::Numeric => "a number",
+            FeatureKind::Boolean => "a boolean",
+            FeatureKind::Categorical => "a scalar value",
+            FeatureKind::Tags => "a text array",
+        }
+    }
+
     fn is_scalar_number(self) -> bool {
         matches!(self, FeatureKind::Numeric | FeatureKind::Boolean)
     }
@@ -209,7 +219,7 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
-    fn describe(&self) -> &str {
+    pub fn describe(&self) -> &str {
         match self {
             ColumnType::Number => "a number",
             ColumnType::Boolean => "boolean",

@@ -466,7 +466,7 @@ pub fn merge(mut a: State, b: State) -> Result<State> {
 
 pub fn different_as_of() -> Error {
     Error::invalid_parameter("behaviour_agg needs the same as_of for every row of a group")
-        .with_hint("pass one constant as_of, e.g. behaviour_agg(..., as_of => '2025-01-01')")
+        .with_hint("pass one constant as_of, e.g. behaviour_agg(occurred_at, event_type, category, channel, '2025-01-01')")
 }
 
 #[cfg(test)]

@@ -68,9 +68,9 @@ pub mod trait_text {
         }
     }
 
-    /// `mostly city: Boston (62%)` or `city: Boston 3.1× as common (25%)`.
+    /// `mostly city: Boston (62%)` (over half the segment) or `city: Boston 3.1× as common (25%)`.
     pub fn category(c: &CategoryStat) -> String {
-        if c.share >= 0.5 {
+        if c.share > 0.5 {
             format!("mostly {}: {} ({})", c.attribute, c.value, whole_percent(c.share))
         } else {
             format!("{}: {} {} as common ({})", c.attribute, c.value, ratio(c.lift), whole_percent(c.share))
@@ -129,6 +129,8 @@ mod tests {
         assert_eq!(trait_text::category(&c), "mostly city: Boston (62%)");
         c.share = 0.25;
         assert_eq!(trait_text::category(&c), "city: Boston 3.1× as common (25%)");
+        c.share = 0.5;
+        assert_eq!(trait_text::category(&c), "city: Boston 3.1× as common (50%)");
     }
 
     #[test]

@@ -235,6 +235,7 @@ type AttributeRow = (
 fn segment_persona_attributes(
     relation: Option<RegClass>,
     label: Option<&str>,
+    key: default!(Option<&str>, "NULL"),
     attributes: default!(Option<Vec<Option<String>>>, "NULL"),
 ) -> TableIterator<
     'static,
@@ -256,7 +257,7 @@ fn segment_persona_attributes(
 > {
     let RegClass(relation) = required(relation, "relation");
     let label = required(label, "label");
-    let table = read(relation, label, None, attributes, None);
+    let table = read(relation, label, key, attributes, None);
     let mut rows: Vec<AttributeRow> = Vec::new();
     for p in describe(&table) {
         for n in &p.numeric {
@@ -301,7 +302,7 @@ pgrx::extension_sql!(
     r#"
 COMMENT ON FUNCTION segment_personas(regclass, text, text, text[], text) IS
   'describes every segment of a labelled customer relation: size, share, representative customer, one-line summary, distinguishing traits, numeric means and medians, top categories';
-COMMENT ON FUNCTION segment_persona_attributes(regclass, text, text[]) IS
+COMMENT ON FUNCTION segment_persona_attributes(regclass, text, text, text[]) IS
   'the statistics behind segment_personas in plain columns: one row per segment and numeric attribute (mean, median, standardized difference) or category value (share, lift)';
 "#,
     name = "segment_personas_comments",

@@ -9,7 +9,7 @@ use super::catalog::Compiled;
 use super::datum::{type_name, Reader};
 use crate::error::{Error, Result, SqlState};
 use crate::profile::encode::{Encoder, FeatureEncoder, Input};
-use crate::profile::spec::{ColumnType, Columns, FeatureKind};
+use crate::profile::spec::{ColumnType, FeatureKind};
 use pgrx::pg_sys;
 
 /// Attribute numbers and readers of one row type for one compiled profile.
@@ -72,7 +72,6 @@ impl RowBinding {
                 listed.push((name.clone(), column_type));
                 readers.push((name, i, reader));
             }
-            let columns_view = Columns { relation: &row_name, list: &listed };
             let mut columns = Vec::with_capacity(compiled.encoder.features.len());
             for feature in &compiled.encoder.features {
                 let Some(position) = readers.iter().position(|(name, _, _)| *name == feature.column) else {
@@ -81,7 +80,21 @@ impl RowBinding {
                         compiled.name, feature.column, feature.name
                     )));
                 };
-                columns_view.check_fits(&feature.column, &listed[position].1, kind_of(feature.input))?;
+                let column_type = &listed[position].1;
+                if !column_type.fits(kind_of(feature.input)) {
+                    return Err(Error::new(
+                        SqlState::DatatypeMismatch,
+                        format!(
+                            "column \"{}\" of {row_name} is {}, but feature \"{}\" of profile \"{}\" reads {}",
+                            feature.column,
+                            column_type.describe(),
+                            feature.name,
+                            compiled.name,
+                            kind_of(feature.input).reads()
+                        ),
+                    )
+                    .with_hint("pass a row whose columns have the types the profile was fitted on, or cast them in the query"));
+                }
                 columns.push((readers[position].1, readers[position].2));
             }
             Ok(RowBinding {
