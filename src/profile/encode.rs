@@ -17,6 +17,39 @@ use super::fitted::{Encoding, FittedProfile, Impute, NumberEncoding, VocabularyE
 use super::spec::Unseen;
 use crate::error::{Error, Result, SqlState};
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A multiply-rotate hash (as rustc's FxHash) for the vocabulary lookups done
+/// per row: keys are short labels we fitted ourselves, so SipHash's DoS
+/// resistance buys nothing here and costs most of a lookup.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(tail) ^ rest.len() as u64).wrapping_mul(K);
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
 
 /// The compiled transform of one fitted profile.
 #[derive(Debug)]
@@ -52,10 +85,10 @@ enum Rule {
 
 #[derive(Debug)]
 struct VocabularyRule {
-    index: HashMap<Box<str>, usize>,
+    index: FastMap<Box<str>, usize>,
     other: Option<usize>,
     unseen: Unseen,
-    infrequent: HashSet<Box<str>>,
+    infrequent: FastSet<Box<str>>,
     impute_category: Impute<String>,
     impute_tags: Impute<Vec<String>>,
 }
@@ -185,7 +218,7 @@ impl FeatureEncoder {
                 SqlState::NumericValueOutOfRange,
                 format!("feature \"{}\" is out of range for type real", self.name),
             )
-            .with_detail(format!("the transformed value is {x}"))
+            .with_detail(format!("the transformed value is {x:e}"))
             .with_hint("use a log1p or scaling transform, or clip the feature"));
         }
         out[self.offset] = narrow;

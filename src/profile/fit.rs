@@ -152,9 +152,17 @@ pub fn fit(spec: &Spec, collectors: Vec<Collector>, rows: u64, limits: Limits) -
     Ok(Fit { profile: FittedProfile { format: FORMAT, rows, features }, notes })
 }
 
+/// `1 row`, `2 rows`: counts in messages read as English.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn nulls_refused(f: &FeatureSpec, nulls: u64) -> Error {
-    Error::null_not_allowed(&format!("feature \"{}\"", f.name))
-        .with_detail(format!("column \"{}\" has {nulls} NULL values and the feature's missing policy is \"error\"", f.column))
+    Error::null_not_allowed(&format!("feature \"{}\"", f.name)).with_detail(format!(
+        "column \"{}\" has {} and the feature's missing policy is \"error\"",
+        f.column,
+        plural(nulls, "NULL value", "NULL values")
+    ))
         .with_hint("choose another \"missing\" policy, such as \"median\", \"most_frequent\" or \"constant\"")
 }
 

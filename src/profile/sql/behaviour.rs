@@ -65,10 +65,12 @@ fn local_day_hour(ts: i64, what: &str) -> (i32, u8) {
             || ts == i64::MAX
             || pg_sys::timestamp2tm(ts, &mut tz, &mut tm, &mut fsec, std::ptr::null_mut(), std::ptr::null_mut()) != 0
         {
-            raise(
-                Error::invalid_parameter(format!("behaviour_agg needs a finite {what}"))
-                    .with_hint("filter out infinite timestamps, e.g. WHERE isfinite(occurred_at)"),
-            );
+            let hint = if what == "as_of" {
+                "pass a finite point in time, e.g. now() or '2025-01-01'"
+            } else {
+                "filter out infinite timestamps, e.g. WHERE isfinite(occurred_at)"
+            };
+            raise(Error::invalid_parameter(format!("behaviour_agg needs a finite {what}")).with_hint(hint));
         }
         let day = pg_sys::date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - pg_sys::POSTGRES_EPOCH_JDATE as i32;
         (day, tm.tm_hour.clamp(0, 23) as u8)

@@ -5,7 +5,7 @@ use super::scan::{quote, scan, Relation, RegClass};
 use super::MAX_CATEGORIES;
 use crate::error::sql::{notice, raise, required, OrRaise};
 use crate::error::Error;
-use crate::profile::fit::{fit, Collector, Limits};
+use crate::profile::fit::{fit, plural, Collector, Limits};
 use crate::profile::spec::{parse_spec, Columns, FeatureKind};
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -72,7 +72,7 @@ fn fit_and_store(name: &str, relation: pgrx::pg_sys::Oid, spec_json: &serde_json
                 .with_hint("fit on a relation that holds the customers, or load them first"),
         );
     }
-    notice(format!("profile \"{name}\": read {rows} rows of {}", rel.name), None);
+    notice(format!("profile \"{name}\": read {} of {}", plural(rows, "row", "rows"), rel.name), None);
 
     let limits = Limits { max_categories: MAX_CATEGORIES.get().max(1) as usize };
     let fitted = fit(&spec, collectors, rows, limits).or_raise();
@@ -82,7 +82,11 @@ fn fit_and_store(name: &str, relation: pgrx::pg_sys::Oid, spec_json: &serde_json
     catalog::store(&Stored { name, relation, spec: spec_json, fitted: &fitted.profile });
     let dimensions = fitted.profile.dimensions();
     notice(
-        format!("profile \"{name}\": stored {} features as {dimensions} dimensions", fitted.profile.features.len()),
+        format!(
+            "profile \"{name}\": stored {} as {}",
+            plural(fitted.profile.features.len() as u64, "feature", "features"),
+            plural(dimensions as u64, "dimension", "dimensions")
+        ),
         None,
     );
     dimensions as i32
