@@ -1,7 +1,7 @@
 """profile_fit / profile_vector equal scikit-learn on the same data.
 
 The reference is a ColumnTransformer built from scikit-learn's own pieces
-(StandardScaler, MinMaxScaler, RobustScaler, FunctionTransformer(np.log1p),
+(StandardScaler, MinMaxScaler, RobustScaler, FunctionTransformer(np.log1p, feature_names_out="one-to-one"),
 SimpleImputer, OneHotEncoder with max_categories / min_frequency /
 handle_unknown, MultiLabelBinarizer), fitted on the rows pg_segment fits on.
 Both sides are computed in the test; vectors are compared position by
@@ -86,7 +86,7 @@ def reference(df):
             ("x_normal", StandardScaler(), ["x_normal"]),
             ("heavy_minmax", MinMaxScaler(), ["x_heavy"]),
             ("heavy_robust", RobustScaler(), ["x_heavy"]),
-            ("heavy_log", make_pipeline(FunctionTransformer(np.log1p), StandardScaler()), ["x_heavy"]),
+            ("heavy_log", make_pipeline(FunctionTransformer(np.log1p, feature_names_out="one-to-one"), StandardScaler()), ["x_heavy"]),
             ("gappy_mean", make_pipeline(SimpleImputer(strategy="mean"), StandardScaler()), ["x_gappy"]),
             ("gappy_median",
              make_pipeline(SimpleImputer(strategy="median"), RobustScaler(quantile_range=(10, 90))), ["x_gappy"]),
@@ -133,8 +133,8 @@ def fitted(dbname):
                         None if np.isnan(r.x_gappy) else float(r.x_gappy),
                         float(r.x_const),
                         r.city,
-                        r.gender,
-                        r.opt_in,
+                        None if pd.isna(r.gender) else r.gender,
+                        None if pd.isna(r.opt_in) else bool(r.opt_in),
                         r.tags,
                     ]
                 )
