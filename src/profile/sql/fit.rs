@@ -102,6 +102,23 @@ fn profile_fit(name: Option<&str>, relation: Option<RegClass>, spec: Option<Json
     fit_and_store(name, relation, &spec)
 }
 
+/// The same with the spec as text: a quoted literal resolves here (PostgreSQL
+/// prefers text for unknown literals), so JSON that does not parse is reported
+/// by pg_segment as 22023 with the expected shape, not as a jsonb input error.
+#[pg_extern(volatile, parallel_unsafe, name = "profile_fit")]
+fn profile_fit_text(name: Option<&str>, relation: Option<RegClass>, spec: Option<&str>) -> i32 {
+    let name = required(name, "name");
+    let RegClass(relation) = required(relation, "relation");
+    let text = required(spec, "spec");
+    let spec: serde_json::Value = serde_json::from_str(text).unwrap_or_else(|e| {
+        raise(
+            Error::invalid_parameter(format!("profile spec is not valid JSON: {e}"))
+                .with_hint(r#"a spec is a JSON object: {"features": [{"column": "...", "transform": "zscore"}, ...]}"#),
+        )
+    });
+    fit_and_store(name, relation, &spec)
+}
+
 /// Fits a stored profile again, on the same relation with the same spec.
 #[pg_extern(volatile, parallel_unsafe)]
 fn profile_refit(name: Option<&str>) -> i32 {
@@ -114,9 +131,11 @@ pgrx::extension_sql!(
     r#"
 COMMENT ON FUNCTION profile_fit(text, regclass, jsonb) IS
   'fits a profile spec (features with transforms, imputation, vocabularies) on a relation and stores it under a name, replacing an earlier fit atomically; returns the vector length';
+COMMENT ON FUNCTION profile_fit(text, regclass, text) IS
+  'profile_fit with the spec as text (what a quoted literal resolves to): JSON that does not parse is 22023';
 COMMENT ON FUNCTION profile_refit(text) IS
   'fits a stored profile again on its relation with its spec (e.g. from a scheduled job); returns the vector length';
 "#,
     name = "profile_fit_comments",
-    requires = [profile_fit, profile_refit]
+    requires = [profile_fit, profile_fit_text, profile_refit]
 );

@@ -6,7 +6,7 @@
 //! the relation is.
 
 use super::catalog::spi;
-use super::datum::{type_name, Reader};
+use super::datum::Reader;
 use crate::error::{Error, Result, SqlState};
 use crate::profile::spec::ColumnType;
 use pgrx::callconv::{Arg, ArgAbi};
@@ -137,13 +137,4 @@ pub fn scan(query: &str, mut each_row: impl FnMut(&[Option<pg_sys::Datum>]) -> R
 /// A column name quoted for SQL.
 pub fn quote(name: &str) -> String {
     crate::extension_schema::quote_ident(name)
-}
-
-/// 42804 for a column whose type a reader cannot use in this role.
-pub fn unusable_type(column: &str, relation: &str, type_oid: pg_sys::Oid, role: &str) -> Error {
-    Error::new(
-        SqlState::DatatypeMismatch,
-        format!("column \"{column}\" of {relation} is {}, which {role} cannot use", type_name(type_oid)),
-    )
-    .with_hint("cast it to a number, boolean, text or text[] in a view")
 }

@@ -30,6 +30,8 @@ pgrx::impl_sql_translatable!(RealArray, "real[]");
 struct CallState {
     compiled: Rc<Compiled>,
     binding: Option<RowBinding>,
+    /// The argument type already checked to be a row type (a syscache lookup, so once).
+    row_type: Option<pg_sys::Oid>,
     buffer: Vec<f32>,
 }
 
@@ -45,7 +47,7 @@ unsafe fn call_state<'a>(fcinfo: pg_sys::FunctionCallInfo, name: &str) -> &'a mu
             return &mut *existing;
         }
         let compiled = catalog::load(name);
-        let fresh = CallState { buffer: vec![0.0; compiled.encoder.dimensions], compiled, binding: None };
+        let fresh = CallState { buffer: vec![0.0; compiled.encoder.dimensions], compiled, binding: None, row_type: None };
         if existing.is_null() {
             let state = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(fresh);
             (*flinfo).fn_extra = state.cast();
@@ -66,10 +68,13 @@ fn profile_vector(name: Option<&str>, customer: Option<AnyElement>, fcinfo: pg_s
     let name = required(name, "name");
     let customer = customer?;
     unsafe {
-        if !pg_sys::type_is_rowtype(customer.oid()) {
-            raise(not_a_row(customer.oid()));
-        }
         let state = call_state(fcinfo, name);
+        if state.row_type != Some(customer.oid()) {
+            if !pg_sys::type_is_rowtype(customer.oid()) {
+                raise(not_a_row(customer.oid()));
+            }
+            state.row_type = Some(customer.oid());
+        }
         let header = pg_sys::pg_detoast_datum(customer.datum().cast_mut_ptr()) as pg_sys::HeapTupleHeader;
         let rebind = match &state.binding {
             Some(binding) => !binding.fits(header),

@@ -97,6 +97,8 @@ SELECT profile_fit('bad', 'customers', '"age"');
 \echo :LAST_ERROR_SQLSTATE
 SELECT profile_fit('bad', 'customers', '{"features": [age]}');
 \echo :LAST_ERROR_SQLSTATE
+SELECT profile_fit('bad', 'customers', '{"features": [age]}'::jsonb);
+\echo :LAST_ERROR_SQLSTATE
 SELECT profile_fit('bad', 'customers', '{"features": [{"column": "spend", "transform": "log1p"}, {"column": "spend"}]}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT profile_fit('bad', 'customers_pkey', '{"features": [{"column": "age"}]}');
