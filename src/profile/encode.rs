@@ -245,7 +245,7 @@ impl FeatureEncoder {
     }
 
     /// A tags feature; `None` is a NULL array, NULL elements are skipped.
-    pub fn write_tags<'a>(&self, tags: Option<&mut dyn Iterator<Item = Option<&'a str>>>, out: &mut [f32]) -> Result<()> {
+    pub fn write_tags(&self, tags: Option<&mut dyn Iterator<Item = Option<&str>>>, out: &mut [f32]) -> Result<()> {
         let Rule::Vocabulary(rule) = &self.rule else {
             return Err(Error::internal(format!("feature \"{}\" does not read tags", self.name)));
         };

@@ -66,7 +66,7 @@ impl<'a> Collector<'a> {
     }
 
     /// One row's tags (`None`: a NULL array); a tag counts once per row.
-    pub fn push_tags<'t>(&mut self, tags: Option<&mut dyn Iterator<Item = Option<&'t str>>>) -> Result<()> {
+    pub fn push_tags(&mut self, tags: Option<&mut dyn Iterator<Item = Option<&str>>>) -> Result<()> {
         let Column::Tags { counts, nulls } = &mut self.column else {
             return Err(Error::internal("push_tags on a non-tags feature"));
         };

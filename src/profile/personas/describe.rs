@@ -265,35 +265,34 @@ fn representatives(
     scales: &[(f64, f64)],
     shares: &[Vec<HashMap<u32, f64>>],
 ) -> Vec<Option<Key>> {
-    let rows = table.rows();
     let distance: Vec<f64> = if table.dimensions > 0 {
         let d = table.dimensions;
         let mut centres = vec![0f64; segs.count * d];
-        for row in 0..rows {
-            let s = segs.of_row[row];
-            for j in 0..d {
-                centres[s * d + j] += f64::from(table.vectors[row * d + j]);
+        for (vector, &s) in table.vectors.chunks_exact(d).zip(&segs.of_row) {
+            for (c, x) in centres[s * d..(s + 1) * d].iter_mut().zip(vector) {
+                *c += f64::from(*x);
             }
         }
-        for s in 0..segs.count {
-            for j in 0..d {
-                centres[s * d + j] /= segs.sizes[s].max(1) as f64;
+        for (centre, size) in centres.chunks_exact_mut(d).zip(&segs.sizes) {
+            for c in centre {
+                *c /= (*size).max(1) as f64;
             }
         }
-        (0..rows)
-            .map(|row| {
-                let s = segs.of_row[row];
-                (0..d).map(|j| (f64::from(table.vectors[row * d + j]) - centres[s * d + j]).powi(2)).sum()
+        table
+            .vectors
+            .chunks_exact(d)
+            .zip(&segs.of_row)
+            .map(|(vector, &s)| {
+                let centre = &centres[s * d..(s + 1) * d];
+                vector.iter().zip(centre).map(|(x, c)| (f64::from(*x) - c).powi(2)).sum()
             })
             .collect()
     } else {
         attribute_distances(table, segs, scales, shares)
     };
     let mut best: Vec<Option<(f64, &Key)>> = vec![None; segs.count];
-    for row in 0..rows {
-        let Some(key) = &table.keys[row] else { continue };
-        let s = segs.of_row[row];
-        let d = distance[row];
+    for ((key, &s), &d) in table.keys.iter().zip(&segs.of_row).zip(&distance) {
+        let Some(key) = key else { continue };
         let better = match best[s] {
             None => true,
             Some((bd, bk)) => d < bd || (d == bd && key < bk),
@@ -320,34 +319,32 @@ fn attribute_distances(
                 let (mean, std) = scales[a];
                 let z = |v: f64| if v.is_nan() { 0.0 } else { (v - mean) / std };
                 let mut centre = vec![0f64; segs.count];
-                for row in 0..rows {
-                    centre[segs.of_row[row]] += z(values[row]);
+                for (&v, &s) in values.iter().zip(&segs.of_row) {
+                    centre[s] += z(v);
                 }
-                for s in 0..segs.count {
-                    centre[s] /= segs.sizes[s].max(1) as f64;
+                for (c, size) in centre.iter_mut().zip(&segs.sizes) {
+                    *c /= (*size).max(1) as f64;
                 }
-                for row in 0..rows {
-                    distance[row] += (z(values[row]) - centre[segs.of_row[row]]).powi(2);
+                for ((d, &v), &s) in distance.iter_mut().zip(values).zip(&segs.of_row) {
+                    *d += (z(v) - centre[s]).powi(2);
                 }
             }
             AttributeColumn::Categorical { codes, .. } => {
                 let squares: Vec<f64> = shares[a].iter().map(|m| m.values().map(|p| p * p).sum()).collect();
-                for row in 0..rows {
-                    let s = segs.of_row[row];
+                for ((d, code), &s) in distance.iter_mut().zip(codes).zip(&segs.of_row) {
                     // |onehot(v) - p|² = Σp² - 2 p_v + 1 (just Σp² for NULL)
-                    distance[row] += squares[s];
-                    if codes[row] != NO_CODE {
-                        distance[row] += 1.0 - 2.0 * shares[a][s].get(&codes[row]).copied().unwrap_or(0.0);
+                    *d += squares[s];
+                    if *code != NO_CODE {
+                        *d += 1.0 - 2.0 * shares[a][s].get(code).copied().unwrap_or(0.0);
                     }
                 }
             }
             AttributeColumn::Tags { starts, codes, .. } => {
                 let squares: Vec<f64> = shares[a].iter().map(|m| m.values().map(|p| p * p).sum()).collect();
-                for row in 0..rows {
-                    let s = segs.of_row[row];
-                    distance[row] += squares[s];
-                    for c in &codes[starts[row] as usize..starts[row + 1] as usize] {
-                        distance[row] += 1.0 - 2.0 * shares[a][s].get(c).copied().unwrap_or(0.0);
+                for ((d, bounds), &s) in distance.iter_mut().zip(starts.windows(2)).zip(&segs.of_row) {
+                    *d += squares[s];
+                    for c in &codes[bounds[0] as usize..bounds[1] as usize] {
+                        *d += 1.0 - 2.0 * shares[a][s].get(c).copied().unwrap_or(0.0);
                     }
                 }
             }

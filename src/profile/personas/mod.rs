@@ -21,7 +21,8 @@ mod tests {
             ("tags".to_string(), AttributeKind::Tags),
         ];
         let mut t = Table::new(&attributes, dimensions);
-        let rows: [(&str, i64, Option<f64>, Option<&str>, &[&str]); 6] = [
+        type Row<'a> = (&'a str, i64, Option<f64>, Option<&'a str>, &'a [&'a str]);
+        let rows: [Row; 6] = [
             ("gold", 1, Some(100.0), Some("Boston"), &["vip"]),
             ("gold", 2, Some(80.0), Some("Boston"), &["vip", "eco"]),
             ("gold", 3, Some(90.0), Some("Austin"), &[]),

@@ -202,7 +202,7 @@ pub fn spec_of(name: &str) -> (pg_sys::Oid, serde_json::Value) {
 /// Deletes the row of `name`; whether there was one.
 pub fn delete(name: &str) -> bool {
     let query = format!("DELETE FROM {} WHERE name = $1 RETURNING 1", qualify("profile_specs"));
-    let deleted = Spi::connect_mut(|client| spi(client.update(&query, None, &[name.into()])).len() > 0);
+    let deleted = Spi::connect_mut(|client| !spi(client.update(&query, None, &[name.into()])).is_empty());
     forget(name);
     deleted
 }

@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 use pgrx::JsonB;
 
 /// One row per vector position: what it means and where it comes from.
+#[allow(clippy::type_complexity)] // pgrx reads the column names from name!() in the signature
 #[pg_extern(stable, parallel_safe)]
 fn profile_layout(
     name: Option<&str>,

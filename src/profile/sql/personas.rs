@@ -170,6 +170,7 @@ fn top_categories_json(p: &Persona) -> Value {
 
 /// Describes every segment: size, share, representative customer, one-line
 /// summary, strongest traits, numeric statistics and top categories.
+#[allow(clippy::type_complexity)] // pgrx reads the column names from name!() in the signature
 #[pg_extern(stable, parallel_restricted)]
 fn segment_personas(
     relation: Option<RegClass>,
@@ -231,6 +232,7 @@ type AttributeRow = (
 
 /// One row per (segment, numeric attribute) and per (segment, category value):
 /// the same statistics as segment_personas in plain columns, for BI tools.
+#[allow(clippy::type_complexity)] // pgrx reads the column names from name!() in the signature
 #[pg_extern(stable, parallel_restricted)]
 fn segment_persona_attributes(
     relation: Option<RegClass>,

@@ -106,7 +106,6 @@ pub fn scan(query: &str, mut each_row: impl FnMut(&[Option<pg_sys::Datum>]) -> R
             if fetched.is_empty() {
                 break;
             }
-            drop(fetched);
             unsafe {
                 let table = pg_sys::SPI_tuptable;
                 let tupdesc = (*table).tupdesc;
