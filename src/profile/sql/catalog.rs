@@ -10,7 +10,6 @@
 
 use crate::error::sql::raise;
 use crate::error::{Error, SqlState};
-use crate::extension_schema::quote_ident;
 use crate::profile::encode::Encoder;
 use crate::profile::fitted::{FittedProfile, FORMAT};
 use pgrx::datum::TimestampWithTimeZone;
@@ -32,41 +31,10 @@ pub struct Compiled {
 
 thread_local! {
     static CACHE: RefCell<HashMap<String, Rc<Compiled>>> = RefCell::new(HashMap::new());
-    static SCHEMA: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// One of our catalog objects, schema-qualified and quoted.
-///
-/// Like `extension_schema::qualify`, but the schema is looked up with a
-/// read-only SELECT: profile_vector runs in parallel workers, where
-/// `Spi::get_one` (which marks the transaction as writing and so assigns a
-/// transaction id) fails with "cannot assign XIDs during a parallel operation".
-pub fn qualify(object: &str) -> String {
-    let schema = SCHEMA.with(|s| s.borrow().clone()).unwrap_or_else(|| {
-        let found = Spi::connect(|client| {
-            let table = spi(client.select(
-                "SELECT n.nspname::text FROM pg_catalog.pg_extension e \
-                 JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_segment'",
-                Some(1),
-                &[],
-            ));
-            if table.is_empty() {
-                None
-            } else {
-                spi(table.first().get::<String>(1))
-            }
-        });
-        let schema = found.unwrap_or_else(|| {
-            raise(
-                Error::new(SqlState::ObjectNotInPrerequisiteState, "extension pg_segment is not installed")
-                    .with_hint("run CREATE EXTENSION pg_segment"),
-            )
-        });
-        SCHEMA.with(|s| *s.borrow_mut() = Some(schema.clone()));
-        schema
-    });
-    format!("{}.{}", quote_ident(&schema), quote_ident(object))
-}
+/// One of our catalog objects, schema-qualified and quoted (also in parallel workers).
+pub use crate::extension_schema::qualify;
 
 /// An SPI failure that is not a PostgreSQL error is a bug of ours.
 pub fn spi<T>(result: SpiResult<T>) -> T {
