@@ -22,4 +22,4 @@ else
   trap 'bash scripts/cluster.sh stop "$cluster"' EXIT
   source "$cluster/env"
 fi
-exec "$python" bench/runner.py "$@"
+"$python" bench/runner.py "$@"  # not exec: the EXIT trap must stop the cluster
