@@ -153,7 +153,7 @@ mod tests {
                                FROM d GROUP BY 1)
                     SELECT customer_id || ' ' || concat_ws(' ', min(ordered_at), max(ordered_at),
                        round(extract(epoch FROM timestamptz '2025-06-01' - max(ordered_at)) / 86400, 9), count(*), sum(amount),
-                       round(sum(amount) / nullif(count(amount), 0), scale(sum(amount)) + 4),
+                       round(sum(amount)::numeric(70, 40) / nullif(count(amount), 0), scale(sum(amount)) + 4),
                        round(extract(epoch FROM timestamptz '2025-06-01' - min(ordered_at)) / 86400, 9),
                        (SELECT f FROM b WHERE b.customer_id = o.customer_id), (SELECT r FROM b WHERE b.customer_id = o.customer_id),
                        (SELECT t FROM b WHERE b.customer_id = o.customer_id))
