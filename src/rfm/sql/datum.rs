@@ -59,20 +59,10 @@ pub unsafe fn owned_state(fcinfo: pg_sys::FunctionCallInfo) -> *mut pg_sys::varl
     }
 }
 
-/// A `numeric` datum (palloc'd) of a decimal.
+/// A `numeric` datum (palloc'd) of a decimal, built directly in numeric's on-disk form.
 pub fn numeric_datum(d: Decimal) -> pg_sys::Datum {
-    let text = std::ffi::CString::new(d.to_text()).expect("digits only");
-    unsafe {
-        pgrx::direct_function_call_as_datum(
-            pg_sys::numeric_in,
-            &[
-                Some(pg_sys::Datum::from(text.as_ptr())),
-                Some(pg_sys::Datum::from(pg_sys::InvalidOid)),
-                Some(pg_sys::Datum::from(-1i32)),
-            ],
-        )
-        .expect("numeric_in returns a value")
-    }
+    let bytes = d.to_numeric_bytes();
+    unsafe { pg_sys::Datum::from(new_varlena(&bytes, bytes.len())) }
 }
 
 /// The amount in a datum of type `type_oid` (numeric, float8/4, int8/4/2).
