@@ -35,6 +35,14 @@ pub fn rescale(units: i128, from: u8, to: u8) -> Result<i128> {
 
 /// Drops trailing zero decimals, so e.g. 12.50 is (125, 1).
 fn trim(mut units: i128, mut scale: u8) -> (i128, u8) {
+    if let Ok(mut small) = i64::try_from(units) {
+        // the common case, without 128-bit division
+        while scale > 0 && small % 10 == 0 {
+            small /= 10;
+            scale -= 1;
+        }
+        return (i128::from(small), scale);
+    }
     while scale > 0 && units % 10 == 0 {
         units /= 10;
         scale -= 1;
@@ -91,8 +99,8 @@ impl Decimal {
         let mut units: i128 = 0;
         let mut trailing = 0; // zeros dropped from the last group, so 38 digits always fit
         for i in 0..ndigits {
-            let mut digit = i128::from(word(first_digit + 2 * i)?);
-            let mut base = 10_000;
+            let mut digit = i64::from(word(first_digit + 2 * i)?);
+            let mut base = 10_000i64;
             if i + 1 == ndigits && weight - (i as i32) < 0 {
                 while digit != 0 && digit % 10 == 0 {
                     digit /= 10;
@@ -100,7 +108,7 @@ impl Decimal {
                     trailing += 1;
                 }
             }
-            units = units.checked_mul(base).and_then(|u| u.checked_add(digit)).ok_or_else(too_large)?;
+            units = units.checked_mul(i128::from(base)).and_then(|u| u.checked_add(i128::from(digit))).ok_or_else(too_large)?;
         }
         // value = units × 10^(4·(weight - ndigits + 1) + trailing)
         let exponent = 4 * (weight - ndigits as i32 + 1) + trailing;
@@ -201,6 +209,10 @@ impl Decimal {
 
 /// `a + b`, at the larger scale of the two.
 pub fn add(a: Decimal, b: Decimal) -> Result<Decimal> {
+    if a.scale == b.scale {
+        let units = a.units.checked_add(b.units).ok_or_else(too_large)?;
+        return Ok(Decimal { units, scale: a.scale, display_scale: a.display_scale.max(b.display_scale) });
+    }
     let scale = a.scale.max(b.scale);
     let units = rescale(a.units, a.scale, scale)?.checked_add(rescale(b.units, b.scale, scale)?).ok_or_else(too_large)?;
     Ok(Decimal { units, scale, display_scale: a.display_scale.max(b.display_scale) })

@@ -38,8 +38,24 @@ pub unsafe fn payload<'a>(v: *mut pg_sys::varlena) -> &'a mut [u8] {
 }
 
 /// A varlena datum's bytes, read-only, whatever its header (detoasted if needed).
+/// Plain in-line values (the common case: a short numeric or text from a heap
+/// row) are read in place, without a call into PostgreSQL.
 pub unsafe fn varlena_bytes<'a>(datum: pg_sys::Datum) -> &'a [u8] {
-    unsafe { pgrx::varlena_to_byte_slice(pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr())) }
+    unsafe {
+        let p = datum.cast_mut_ptr::<u8>();
+        let first = *p;
+        if first & 0x01 == 0x01 && first != 0x01 {
+            // 1-byte header (little-endian layout): length in the upper 7 bits
+            let len = (first >> 1) as usize;
+            return std::slice::from_raw_parts(p.add(1), len - 1);
+        }
+        if first & 0x03 == 0x00 {
+            // 4-byte header, not compressed
+            let len = (u32::from_ne_bytes([first, *p.add(1), *p.add(2), *p.add(3)]) >> 2) as usize;
+            return std::slice::from_raw_parts(p.add(4), len - 4);
+        }
+        pgrx::varlena_to_byte_slice(pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr()))
+    }
 }
 
 /// The state argument `n` as a varlena the transition function may update in
@@ -104,8 +120,8 @@ pub fn check_finite(ts: i64, what: &str) {
     }
 }
 
-const BUCKET: i64 = 15 * 60 * 1_000_000; // UTC offsets change on quarter-hour boundaries at most this often
-const SLOTS: usize = 1 << 14;
+const BUCKET: i64 = 3_600_000_000; // an hour: offsets are cached per UTC hour
+const SLOTS: usize = 1 << 16; // 7 years of hours before two share a slot
 
 struct OffsetCache {
     zone: *const pg_sys::pg_tz,
@@ -131,9 +147,9 @@ fn offset_at(ts: i64) -> i64 {
 }
 
 /// The local calendar day (days since 2000-01-01 in the session TimeZone) of a
-/// finite timestamptz. Offsets are cached per quarter hour, and only when the
-/// offset is the same at both ends of the quarter (so a DST switch inside it is
-/// computed exactly).
+/// finite timestamptz. Offsets are cached per UTC hour, and only when the
+/// offset is the same at both ends of the hour (so the hour of a DST switch,
+/// at whatever minute, is computed per timestamp, exactly).
 pub fn local_day(ts: i64) -> i32 {
     (ts + local_offset(ts)).div_euclid(USEC_PER_DAY) as i32
 }
