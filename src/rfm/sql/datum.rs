@@ -123,14 +123,51 @@ pub fn check_finite(ts: i64, what: &str) {
 const BUCKET: i64 = 3_600_000_000; // an hour: offsets are cached per UTC hour
 const SLOTS: usize = 1 << 16; // 7 years of hours before two share a slot
 
-struct OffsetCache {
+/// UTC offsets of the session TimeZone per UTC hour, cached only when the
+/// offset is the same at both ends of the hour (so the hour of a DST switch,
+/// at whatever minute, is computed per timestamp, exactly).
+pub struct OffsetCache {
     zone: *const pg_sys::pg_tz,
-    /// (bucket, offset in µs to add to UTC) per slot; bucket i64::MIN = empty
+    /// (hour, offset in µs to add to UTC) per slot; hour i64::MIN = empty
     slots: Vec<(i64, i64)>,
 }
 
+impl OffsetCache {
+    pub fn new() -> OffsetCache {
+        OffsetCache { zone: std::ptr::null(), slots: Vec::new() }
+    }
+
+    /// The offset (µs to add to UTC) at a finite timestamptz.
+    pub fn offset(&mut self, ts: i64) -> i64 {
+        let bucket = ts.div_euclid(BUCKET);
+        let zone = unsafe { pg_sys::session_timezone } as *const pg_sys::pg_tz;
+        if self.zone != zone || self.slots.is_empty() {
+            self.zone = zone;
+            self.slots = vec![(i64::MIN, 0); SLOTS];
+        }
+        let slot = (bucket as u64 as usize) & (SLOTS - 1);
+        let (key, offset) = self.slots[slot];
+        if key == bucket {
+            return offset;
+        }
+        let start = bucket.saturating_mul(BUCKET);
+        let (a, b) = (offset_at(start), offset_at(start.saturating_add(BUCKET - 1)));
+        if a == b {
+            self.slots[slot] = (bucket, a);
+            a
+        } else {
+            offset_at(ts)
+        }
+    }
+
+    /// The local calendar day (days since 2000-01-01) of a finite timestamptz.
+    pub fn day(&mut self, ts: i64) -> i32 {
+        (ts + self.offset(ts)).div_euclid(USEC_PER_DAY) as i32
+    }
+}
+
 thread_local! {
-    static OFFSETS: RefCell<OffsetCache> = RefCell::new(OffsetCache { zone: std::ptr::null(), slots: Vec::new() });
+    static OFFSETS: RefCell<OffsetCache> = RefCell::new(OffsetCache::new());
 }
 
 /// The session TimeZone's UTC offset (µs to add) at a finite timestamptz.
@@ -147,37 +184,13 @@ fn offset_at(ts: i64) -> i64 {
 }
 
 /// The local calendar day (days since 2000-01-01 in the session TimeZone) of a
-/// finite timestamptz. Offsets are cached per UTC hour, and only when the
-/// offset is the same at both ends of the hour (so the hour of a DST switch,
-/// at whatever minute, is computed per timestamp, exactly).
+/// finite timestamptz, through the backend's [`OffsetCache`].
 pub fn local_day(ts: i64) -> i32 {
-    (ts + local_offset(ts)).div_euclid(USEC_PER_DAY) as i32
+    OFFSETS.with(|cache| cache.borrow_mut().day(ts))
 }
 
 pub fn local_offset(ts: i64) -> i64 {
-    let bucket = ts.div_euclid(BUCKET);
-    OFFSETS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        let zone = unsafe { pg_sys::session_timezone } as *const pg_sys::pg_tz;
-        if cache.zone != zone || cache.slots.is_empty() {
-            cache.zone = zone;
-            cache.slots = vec![(i64::MIN, 0); SLOTS];
-        }
-        let slot = (bucket as u64 as usize) & (SLOTS - 1);
-        let (key, offset) = cache.slots[slot];
-        if key == bucket {
-            return offset;
-        }
-        let start = bucket.saturating_mul(BUCKET);
-        let end = start.saturating_add(BUCKET - 1);
-        let (a, b) = (offset_at(start), offset_at(end));
-        if a == b {
-            cache.slots[slot] = (bucket, a);
-            a
-        } else {
-            offset_at(ts)
-        }
-    })
+    OFFSETS.with(|cache| cache.borrow_mut().offset(ts))
 }
 
 /// `localtimestamp` of a timestamptz: the session's wall-clock time.
