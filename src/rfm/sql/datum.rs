@@ -132,6 +132,12 @@ pub struct OffsetCache {
     slots: Vec<(i64, i64)>,
 }
 
+impl Default for OffsetCache {
+    fn default() -> Self {
+        OffsetCache::new()
+    }
+}
+
 impl OffsetCache {
     pub fn new() -> OffsetCache {
         OffsetCache { zone: std::ptr::null(), slots: Vec::new() }
