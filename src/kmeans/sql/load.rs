@@ -104,7 +104,7 @@ fn element_error(what: Elements, row: u64, relation: &str, column: &str, dims: u
         ))
         .with_hint(format!("find such rows with SELECT * FROM {relation} WHERE array_position({col}, NULL) IS NOT NULL; fix them or fit on a view that filters them")),
         Elements::NotFinite(at, x) => Error::invalid_parameter(format!(
-            "feature array in row {row} of {relation} has {x} at position {at}"
+            "feature array in row {row} of {relation} has {} at position {at}", super::array::pg_float(x)
         ))
         .with_hint(format!("find such rows with SELECT * FROM {relation} WHERE {col} && '{{NaN,Infinity,-Infinity}}'; fix them or fit on a view that filters them")),
         Elements::MultiDim(n) => Error::invalid_parameter(format!(
