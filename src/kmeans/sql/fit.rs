@@ -121,7 +121,7 @@ fn kmeans_fit(
             let needed = estimate_bytes(rows, dims, k, sample);
             if needed > limit {
                 return Err(over_limit(
-                    &format!("kmeans_fit of {rows} rows × {dims} dimensions with k = {k}"),
+                    &format!("kmeans_fit of {rows} × {dims} values (rows × dimensions) with k = {k}"),
                     needed,
                 ));
             }

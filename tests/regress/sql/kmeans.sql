@@ -108,6 +108,7 @@ SELECT kmeans_step(f, ARRAY[1,2]::float8[]) FROM points;
 SELECT kmeans_step(f, ARRAY[[1,2,3]]::float8[]) FROM points;
 \echo :LAST_ERROR_SQLSTATE
 -- k × d too large for the memory limit
+ANALYZE groups;
 SET pg_segment.kmeans_memory_limit = '1MB';
 SELECT kmeans_fit('bad', 'groups', 'f', 100000);
 \echo :LAST_ERROR_SQLSTATE
