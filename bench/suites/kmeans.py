@@ -80,7 +80,8 @@ def cases(ctx):
     conn = ctx.connect(autocommit=True)
     conn.execute("SET client_min_messages = warning")
     conn.execute(f"SET pg_segment.kmeans_threads = {THREADS}")
-    n = ctx.customers
+    # rows of the point tables: --customers, or KMEANS_BENCH_ROWS (so 1M points need not generate 1M customers)
+    n = int(os.environ.get("KMEANS_BENCH_ROWS", ctx.customers))
     for d, k in SHAPES:
         table = make_table(conn, n, d)
         state = {}
