@@ -56,22 +56,22 @@ impl Matrix {
         if self.rows == 0 || self.dims == 0 {
             return 0.0;
         }
+        // one pass: per-column sums of x and x² (relative to the first row, to
+        // keep the difference of squares well conditioned)
         let d = self.dims;
-        let mut mean = vec![0f64; d];
+        let origin: Vec<f64> = self.row(0).iter().map(|&x| f64::from(x)).collect();
+        let mut sum = vec![0f64; d];
+        let mut sum2 = vec![0f64; d];
         for i in 0..self.rows {
-            for (m, &x) in mean.iter_mut().zip(self.row(i)) {
-                *m += f64::from(x);
+            for (j, &x) in self.row(i).iter().enumerate() {
+                let t = f64::from(x) - origin[j];
+                sum[j] += t;
+                sum2[j] += t * t;
             }
         }
-        mean.iter_mut().for_each(|m| *m /= self.rows as f64);
-        let mut var = 0f64;
-        for i in 0..self.rows {
-            for (m, &x) in mean.iter().zip(self.row(i)) {
-                let t = f64::from(x) - m;
-                var += t * t;
-            }
-        }
-        var / (self.rows as f64 * d as f64)
+        let n = self.rows as f64;
+        let var: f64 = sum.iter().zip(&sum2).map(|(s, s2)| (s2 / n - (s / n) * (s / n)).max(0.0)).sum();
+        var / d as f64
     }
 }
 
