@@ -132,7 +132,7 @@ fn padded(k: usize) -> usize {
 /// accumulated 8 centroids at a time in a local array the compiler keeps in
 /// one vector register across the d features.
 #[inline(always)]
-fn chunk_pass_body(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
+fn chunk_pass_body<const FMA: bool>(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
     let d = m.dims;
     let kp = padded(k);
     let mut p = Partial {
@@ -151,7 +151,8 @@ fn chunk_pass_body(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut 
                 let column: &[f32; LANES] = ct[j * kp + block..j * kp + block + LANES].try_into().unwrap();
                 for l in 0..LANES {
                     let t = xj - column[l];
-                    acc[l] += t * t;
+                    // fused multiply-add where the CPU has it (a libm call otherwise)
+                    acc[l] = if FMA { t.mul_add(t, acc[l]) } else { acc[l] + t * t };
                 }
             }
             for (l, &v) in acc.iter().enumerate().take(k - block) {
@@ -180,7 +181,7 @@ fn chunk_pass_body(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn chunk_pass_avx2(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
-    chunk_pass_body(m, ct, k, start, labels, update)
+    chunk_pass_body::<true>(m, ct, k, start, labels, update)
 }
 
 fn chunk_pass(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
@@ -191,7 +192,7 @@ fn chunk_pass(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut [u32]
             return unsafe { chunk_pass_avx2(m, ct, k, start, labels, update) };
         }
     }
-    chunk_pass_body(m, ct, k, start, labels, update)
+    chunk_pass_body::<false>(m, ct, k, start, labels, update)
 }
 
 /// The centroids (k × d, f64) transposed to d × padded(k) f32 for the distance loop
