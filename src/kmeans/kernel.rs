@@ -132,7 +132,7 @@ fn padded(k: usize) -> usize {
 /// accumulated 8 centroids at a time in a local array the compiler keeps in
 /// one vector register across the d features.
 #[inline(always)]
-fn chunk_pass_body<const FMA: bool>(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
+fn chunk_pass_body<const FMA: bool>(m: &Matrix, ct: &[f32], exact: &[f64], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
     let d = m.dims;
     let kp = padded(k);
     let mut p = Partial {
@@ -167,7 +167,12 @@ fn chunk_pass_body<const FMA: bool>(m: &Matrix, ct: &[f32], k: usize, start: usi
             p.changed += 1;
         }
         p.counts[best] += 1;
-        p.inertia += f64::from(best_d);
+        if update {
+            p.inertia += f64::from(best_d);
+        } else {
+            // the reported inertia: the chosen centroid's distance again in f64
+            p.inertia += distance2(x, &exact[best * d..(best + 1) * d]);
+        }
         if update {
             let sums = &mut p.sums[best * d..(best + 1) * d];
             for (s, &v) in sums.iter_mut().zip(x) {
@@ -180,19 +185,19 @@ fn chunk_pass_body<const FMA: bool>(m: &Matrix, ct: &[f32], k: usize, start: usi
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn chunk_pass_avx2(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
-    chunk_pass_body::<true>(m, ct, k, start, labels, update)
+unsafe fn chunk_pass_avx2(m: &Matrix, ct: &[f32], exact: &[f64], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
+    chunk_pass_body::<true>(m, ct, exact, k, start, labels, update)
 }
 
-fn chunk_pass(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
+fn chunk_pass(m: &Matrix, ct: &[f32], exact: &[f64], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for.
-            return unsafe { chunk_pass_avx2(m, ct, k, start, labels, update) };
+            return unsafe { chunk_pass_avx2(m, ct, exact, k, start, labels, update) };
         }
     }
-    chunk_pass_body::<false>(m, ct, k, start, labels, update)
+    chunk_pass_body::<false>(m, ct, exact, k, start, labels, update)
 }
 
 /// The centroids (k × d, f64) transposed to d × padded(k) f32 for the distance loop
@@ -220,7 +225,7 @@ fn pass(m: &Matrix, centroids: &[f64], k: usize, labels: &mut [u32], update: boo
     let mut partials: Vec<(usize, Partial)> = Vec::with_capacity(work.len());
     if threads == 1 {
         for (start, l) in work.iter_mut() {
-            partials.push((*start, chunk_pass(m, &ct, k, *start, l, update)));
+            partials.push((*start, chunk_pass(m, &ct, centroids, k, *start, l, update)));
         }
     } else {
         let per_thread = work.len().div_ceil(threads);
@@ -230,7 +235,7 @@ fn pass(m: &Matrix, centroids: &[f64], k: usize, labels: &mut [u32], update: boo
                 .chunks_mut(per_thread)
                 .map(|group| {
                     scope.spawn(move || {
-                        group.iter_mut().map(|(start, l)| (*start, chunk_pass(m, ct, k, *start, l, update))).collect::<Vec<_>>()
+                        group.iter_mut().map(|(start, l)| (*start, chunk_pass(m, ct, centroids, k, *start, l, update))).collect::<Vec<_>>()
                     })
                 })
                 .collect();
