@@ -171,6 +171,9 @@ impl Node {
                 let b = b.eval(row, env)?;
                 if a.is_null() || b.is_null() {
                     owned(Value::Null)
+                } else if let (CmpOp::Eq | CmpOp::Ne, Value::Text(x), Value::Text(y)) = (op, &*a, &*b) {
+                    // Deterministic collations compare equal exactly when the bytes do.
+                    owned(Value::Bool((x == y) == (*op == CmpOp::Eq)))
                 } else {
                     owned(Value::Bool(op.holds(compare(&a, &b, &|x, y| env.compare_text(x, y)))))
                 }
@@ -200,7 +203,7 @@ impl Node {
                         let v = item.eval(row, env)?;
                         if v.is_null() {
                             result = None;
-                        } else if compare(&a, &v, &|x, y| env.compare_text(x, y)) == Ordering::Equal {
+                        } else if equal(&a, &v, env) {
                             result = Some(true);
                             break;
                         }
@@ -244,7 +247,13 @@ impl Node {
                     match item {
                         None => unknown = true,
                         Some(s) => {
-                            let o = if a == s { Ordering::Equal } else { env.compare_text(a, s) };
+                            let o = if a == s {
+                                Ordering::Equal
+                            } else if matches!(op, CmpOp::Eq | CmpOp::Ne) {
+                                Ordering::Less // any inequality: only Eq / Ne look at it
+                            } else {
+                                env.compare_text(a, s)
+                            };
                             let holds = op.holds(o);
                             if holds && !*all {
                                 return Ok(owned(Value::Bool(true)));
@@ -308,6 +317,14 @@ impl Node {
     /// The condition's truth for one customer (None: NULL, which is not a match).
     pub fn test(&self, row: &Row, env: &dyn Env) -> Result<Option<bool>> {
         Ok(truth(&*self.eval(row, env)?))
+    }
+}
+
+/// Equality of two non-null values of one type (text: bytewise, as deterministic collations).
+fn equal(a: &Value, b: &Value, env: &dyn Env) -> bool {
+    match (a, b) {
+        (Value::Text(x), Value::Text(y)) => x == y,
+        _ => compare(a, b, &|x, y| env.compare_text(x, y)) == Ordering::Equal,
     }
 }
 

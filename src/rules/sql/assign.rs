@@ -25,6 +25,8 @@ struct CallState {
     program: Rc<Program>,
     binding: Option<Binding>,
     checked_type: Option<pg_sys::Oid>,
+    /// Reused per row; empty between calls (its values borrow the current row).
+    values: Vec<Value<'static>>,
 }
 
 /// # Safety
@@ -36,7 +38,7 @@ unsafe fn call_state<'a>(fcinfo: pg_sys::FunctionCallInfo, name: &str) -> &'a mu
         if !existing.is_null() && (*existing).name == name {
             return &mut *existing;
         }
-        let fresh = CallState { name: name.to_string(), program: program(name), binding: None, checked_type: None };
+        let fresh = CallState { name: name.to_string(), program: program(name), binding: None, checked_type: None, values: Vec::new() };
         if existing.is_null() {
             let state = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(fresh);
             (*flinfo).fn_extra = state.cast();
@@ -77,9 +79,13 @@ fn with_row<T>(fcinfo: pg_sys::FunctionCallInfo, name: &str, customer: AnyElemen
         }
         let binding = state.binding.as_mut().expect("bound above");
         binding.deform(header);
-        let mut values = Vec::with_capacity(state.program.slots.attrs.len());
+        // The buffer is 'static only in name: it is cleared before this call returns.
+        let mut values: Vec<Value> = std::mem::take(&mut state.values);
         binding.read(&mut values);
-        f(&state.program, &values).or_raise()
+        let result = f(&state.program, &values);
+        values.clear();
+        state.values = std::mem::transmute::<Vec<Value<'_>>, Vec<Value<'static>>>(values);
+        result.or_raise()
     }
 }
 
