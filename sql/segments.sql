@@ -342,7 +342,7 @@ DECLARE
     got_lock boolean;
     v_run bigint;
     prev_run bigint;
-    phase text := 'start';
+    v_phase text := 'start';
     label_expr text;
     metrics text;
     n_read bigint;
@@ -378,6 +378,12 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '42501',
             MESSAGE = pg_catalog.format('permission denied to read orders table %s of segmentation "%s"', seg.orders, name),
             HINT = 'GRANT SELECT on the orders table to this role';
+    END IF;
+    IF NOT pg_catalog.has_table_privilege(
+            pg_catalog.format('@extschema@.%I', 'segment_input_' OPERATOR(pg_catalog.||) name), 'SELECT') THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = pg_catalog.format('permission denied to read the input view segment_input_%s', name),
+            HINT = pg_catalog.format('GRANT SELECT ON segment_input_%s to this role (the view reads the sources with the caller''s rights)', name);
     END IF;
     IF NOT pg_catalog.has_table_privilege('@extschema@.segment_members', 'INSERT, DELETE')
        OR NOT pg_catalog.has_table_privilege('@extschema@.segment_runs', 'INSERT, UPDATE, DELETE') THEN
@@ -427,7 +433,7 @@ BEGIN
     END IF;
 
     BEGIN
-        phase := 'labels';
+        v_phase := 'labels';
         RAISE NOTICE 'segment_refresh(%): run %, computing labels (source %)', name, v_run, seg.label_source;
         PERFORM pg_catalog.set_config('pg_segment.as_of', as_of::text, true);
         SELECT max(r.run_id) INTO prev_run FROM @extschema@.segment_runs r
@@ -463,7 +469,7 @@ BEGIN
         USING name, v_run, as_of, prev_run
         INTO n_read, n_rows;
 
-        phase := 'statistics';
+        v_phase := 'statistics';
         RAISE NOTICE 'segment_refresh(%): run %, % customers labelled, computing statistics', name, v_run, n_rows;
         INSERT INTO @extschema@.segment_run_segments AS t
             (run_id, segmentation, segment, size, share, prev_run_id, prev_size, prev_share, size_change, psi, flags,
@@ -505,7 +511,7 @@ BEGIN
         END IF;
 
         IF prev_run IS NOT NULL THEN
-            phase := 'transitions';
+            v_phase := 'transitions';
             INSERT INTO @extschema@.segment_run_transitions (run_id, segmentation, prev_run_id, from_segment, to_segment, customers)
             SELECT v_run, name, prev_run, p.segment, c.segment, count(*)
             FROM (SELECT m.customer_key, m.segment FROM @extschema@.segment_members m WHERE m.run_id OPERATOR(pg_catalog.=) v_run) c
@@ -516,7 +522,7 @@ BEGIN
 
         -- Retention: the newest keep_runs succeeded runs (this one included)
         -- keep their rows; older runs and their log rows go.
-        phase := 'retention';
+        v_phase := 'retention';
         SELECT min(k.run_id) INTO keep_from FROM (
             SELECT r.run_id FROM @extschema@.segment_runs r
             WHERE r.segmentation OPERATOR(pg_catalog.=) name
@@ -533,7 +539,7 @@ BEGIN
         WHERE r.segmentation OPERATOR(pg_catalog.=) name AND r.run_id OPERATOR(pg_catalog.<) keep_from
           AND r.status OPERATOR(pg_catalog.<>) 'running';
 
-        phase := 'done';
+        v_phase := 'done';
         UPDATE @extschema@.segment_runs AS r
         SET status = 'succeeded', phase = 'done', finished_at = pg_catalog.clock_timestamp(),
             duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) r.started_at,
@@ -554,7 +560,7 @@ BEGIN
             e_hint := 'a segmentation needs one row per customer: use a unique key column, or a view with one row per key';
         END IF;
         UPDATE @extschema@.segment_runs AS r
-        SET status = 'failed', phase = segment_refresh.phase, finished_at = pg_catalog.clock_timestamp(),
+        SET status = 'failed', phase = v_phase, finished_at = pg_catalog.clock_timestamp(),
             duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) r.started_at,
             error = e_msg
         WHERE r.run_id OPERATOR(pg_catalog.=) v_run;
@@ -565,7 +571,7 @@ BEGIN
         run_id := v_run;
         status := 'failed';
         RAISE EXCEPTION USING ERRCODE = e_state, MESSAGE = e_msg,
-            DETAIL = coalesce(nullif(e_detail, ''), pg_catalog.format('segment_refresh(%s) run %s failed in phase %s', name, v_run, phase)),
+            DETAIL = coalesce(nullif(e_detail, ''), pg_catalog.format('segment_refresh(%s) run %s failed in phase %s', name, v_run, v_phase)),
             HINT = coalesce(nullif(e_hint, ''), 'the run is logged as failed in segment_runs; the previous membership is unchanged');
     END IF;
 
