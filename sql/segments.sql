@@ -7,6 +7,16 @@
 -- from all of them. Views are security_invoker: readers need SELECT on the
 -- tables underneath (README "Segment operations" shows the grants).
 
+-- The drift functions are defined in Rust (src/segments/sql.rs).
+COMMENT ON FUNCTION segment_psi(float8, float8) IS
+  'one segment''s population stability index term between two runs: (share - prev_share) * ln(share / prev_share), shares floored at 1e-4; shares must be in [0, 1]';
+COMMENT ON FUNCTION segment_size_change(bigint, bigint) IS
+  'relative size change (size - prev_size) / prev_size; NULL when prev_size is 0';
+COMMENT ON FUNCTION segment_flags(bigint, bigint, float8, bigint) IS
+  'health flags of a segment: new, gone, size_change (relative change above max_size_change), below_min_size; prev_size NULL = first run';
+COMMENT ON FUNCTION segment_in_transaction_block() IS
+  'true inside an explicit transaction block, where segment_refresh runs as one transaction instead of committing between its steps';
+
 CREATE SEQUENCE segment_run_ids;
 SELECT pg_catalog.pg_extension_config_dump('segment_run_ids', '');
 COMMENT ON SEQUENCE segment_run_ids IS 'source of segment_runs.run_id (increasing: a later run has a larger id)';

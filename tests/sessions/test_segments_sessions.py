@@ -21,7 +21,7 @@ def data(dbname):
         c.execute("SET client_min_messages = warning")
         c.execute(
             "CREATE TABLE s_customers AS SELECT i AS id, 't' || (i % 4) AS tier, "
-            "CASE WHEN i % 2 = 0 THEN 'n' ELSE 's' END AS region FROM generate_series(1, %s) i" % N
+            f"CASE WHEN i % 2 = 0 THEN 'n' ELSE 's' END AS region FROM generate_series(1, {N}) i"
         )
         c.execute("ALTER TABLE s_customers ADD PRIMARY KEY (id)")
         # a refresh that takes knobs.secs seconds: the label of customer 1 sleeps
@@ -87,7 +87,7 @@ def test_readers_never_see_empty_or_partial_membership(data):
         with connect(data, autocommit=True) as w:
             for k in range(6):
                 # relabel everyone, so every refresh replaces the whole membership
-                w.execute("UPDATE s_customers SET tier = 'r%s_' || (id %% 4)" % k)
+                w.execute(f"UPDATE s_customers SET tier = 'r{k}_' || (id % 4)")
                 status = refresh(w, "main")[1]
                 assert status == "succeeded"
     finally:

@@ -5,6 +5,8 @@
 CREATE SCHEMA segments_regress;
 SET search_path = segments_regress, public;
 SET client_min_messages = warning;
+SET timezone = 'UTC';
+\set SHOW_CONTEXT never
 
 CREATE TABLE customers (id integer, tier text, region text);
 INSERT INTO customers VALUES
@@ -35,7 +37,7 @@ UPDATE customers SET tier = 'bronze' WHERE id = 10;
 CALL segment_refresh('tiers', '2024-02-01 00:00+00');
 -- gold 5 -> 4: change -0.2 (within 0.25); silver 3 -> 5: +0.6667 (size_change); bronze 1 -> 1
 -- psi terms: gold (0.4 - 5/9) ln(0.4 / (5/9)) = 0.051101, silver (0.5 - 1/3) ln(1.5) = 0.067578,
---            bronze (0.1 - 1/9) ln(0.9) = 0.001171; run psi 0.119850 > 0.1 -> 'psi'
+--            bronze (0.1 - 1/9) ln(0.9) = 0.001171; run psi 0.119849 > 0.1 -> 'psi'
 SELECT segment, customers, round(share::numeric, 4) AS share, previous_customers, change_customers,
        round(change::numeric, 4) AS change, round(psi::numeric, 6) AS psi, flags
 FROM segment_history
