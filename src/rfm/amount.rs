@@ -1,0 +1,261 @@
+//! Exact amounts: every amount (numeric, integer or float8) becomes an integer
+//! count of units of 10^-scale, summed in i128. Sums are then exact and
+//! associative, so rfm_agg gives the same result in any plan, serial or parallel.
+
+use crate::error::{Error, Result, SqlState};
+
+/// The largest scale (decimal places) we keep; i128 holds 38 digits.
+pub const MAX_SCALE: u8 = 30;
+/// float8 amounts are rounded to this many decimal places (micro-units).
+pub const FLOAT_SCALE: u8 = 6;
+
+/// `units × 10^-scale`, with the display scale PostgreSQL would print (`dscale`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decimal {
+    pub units: i128,
+    pub scale: u8,
+    pub display_scale: u16,
+}
+
+fn too_large() -> Error {
+    Error::new(SqlState::NumericValueOutOfRange, "amount is beyond the exact range of rfm (38 significant digits)")
+        .with_hint("round the amounts, e.g. round(amount, 2), or divide them into larger units")
+}
+
+/// 10^n as i128.
+pub fn pow10(n: u32) -> Result<i128> {
+    10i128.checked_pow(n).ok_or_else(too_large)
+}
+
+/// `units` at `from` decimal places re-expressed at `to` ≥ `from` places.
+pub fn rescale(units: i128, from: u8, to: u8) -> Result<i128> {
+    debug_assert!(to >= from);
+    units.checked_mul(pow10(u32::from(to - from))?).ok_or_else(too_large)
+}
+
+/// Drops trailing zero decimals, so e.g. 12.50 is (125, 1).
+fn trim(mut units: i128, mut scale: u8) -> (i128, u8) {
+    while scale > 0 && units % 10 == 0 {
+        units /= 10;
+        scale -= 1;
+    }
+    (units, scale)
+}
+
+impl Decimal {
+    pub fn from_int(n: i64) -> Decimal {
+        Decimal { units: i128::from(n), scale: 0, display_scale: 0 }
+    }
+
+    /// A float8 amount rounded to [`FLOAT_SCALE`] decimal places; NaN and ±Infinity are 22023.
+    pub fn from_f64(x: f64) -> Result<Decimal> {
+        if !x.is_finite() {
+            return Err(Error::invalid_parameter(format!("amount must be a finite number, not {x}"))
+                .with_hint("filter out NaN and infinite amounts, e.g. WHERE amount <> 'NaN'"));
+        }
+        let scaled = (x * 1e6).round();
+        if scaled.abs() >= 1e37 {
+            return Err(too_large());
+        }
+        let (units, scale) = trim(scaled as i128, FLOAT_SCALE);
+        Ok(Decimal { units, scale, display_scale: 0 })
+    }
+
+    /// Reads PostgreSQL's on-disk `numeric` (the bytes after the varlena header):
+    /// base-10000 digits with a weight, a sign and a display scale.
+    pub fn from_numeric_bytes(b: &[u8]) -> Result<Decimal> {
+        let word = |i: usize| -> Result<u16> {
+            b.get(i..i + 2)
+                .map(|s| u16::from_ne_bytes([s[0], s[1]]))
+                .ok_or_else(|| Error::new(SqlState::InvalidTextRepresentation, "corrupt numeric value"))
+        };
+        let header = word(0)?;
+        let (negative, dscale, weight, first_digit) = match header & 0xC000 {
+            0xC000 => {
+                let what = match header {
+                    0xC000 => "NaN",
+                    0xD000 => "Infinity",
+                    _ => "-Infinity",
+                };
+                return Err(Error::invalid_parameter(format!("amount must be a finite number, not {what}"))
+                    .with_hint("filter out NaN and infinite amounts, e.g. WHERE amount <> 'NaN'"));
+            }
+            0x8000 => {
+                // short format: sign, display scale and weight packed in the header
+                let weight = if header & 0x0040 != 0 { (header & 0x003F) as i16 | !0x003F } else { (header & 0x003F) as i16 };
+                (header & 0x2000 != 0, (header & 0x1F80) >> 7, i32::from(weight), 2)
+            }
+            sign => (sign == 0x4000, header & 0x3FFF, i32::from(word(2)? as i16), 4),
+        };
+        let ndigits = (b.len().saturating_sub(first_digit)) / 2;
+        let mut units: i128 = 0;
+        for i in 0..ndigits {
+            let digit = i128::from(word(first_digit + 2 * i)?);
+            units = units.checked_mul(10_000).and_then(|u| u.checked_add(digit)).ok_or_else(too_large)?;
+        }
+        // value = units × 10000^(weight - ndigits + 1)
+        let exponent = 4 * (weight - ndigits as i32 + 1);
+        let (units, scale) = if ndigits == 0 {
+            (0, 0)
+        } else if exponent >= 0 {
+            (units.checked_mul(pow10(exponent as u32)?).ok_or_else(too_large)?, 0)
+        } else {
+            let places = (-exponent) as u32;
+            let (units, scale) = if places > 38 {
+                // trailing zero digits may push the exponent past 38: divide them out first
+                let mut u = units;
+                let mut p = places;
+                while p > 38 && u % 10 == 0 {
+                    u /= 10;
+                    p -= 1;
+                }
+                if p > 38 {
+                    return Err(too_large());
+                }
+                (u, p as u8)
+            } else {
+                (units, places as u8)
+            };
+            trim(units, scale)
+        };
+        if scale > MAX_SCALE {
+            return Err(too_large());
+        }
+        Ok(Decimal { units: if negative { -units } else { units }, scale, display_scale: dscale })
+    }
+
+    /// The decimal text PostgreSQL's `numeric_in` reads, with at least `display_scale` places.
+    pub fn to_text(self) -> String {
+        let places = usize::from(self.scale).max(usize::from(self.display_scale));
+        let digits = self.units.unsigned_abs().to_string();
+        let padded_units = format!("{digits}{}", "0".repeat(places - usize::from(self.scale)));
+        let padded = if padded_units.len() <= places {
+            format!("{}{padded_units}", "0".repeat(places + 1 - padded_units.len()))
+        } else {
+            padded_units
+        };
+        let (int_part, frac_part) = padded.split_at(padded.len() - places);
+        let sign = if self.units < 0 { "-" } else { "" };
+        if places == 0 {
+            format!("{sign}{int_part}")
+        } else {
+            format!("{sign}{int_part}.{frac_part}")
+        }
+    }
+
+    pub fn to_f64(self) -> f64 {
+        self.units as f64 / 10f64.powi(i32::from(self.scale))
+    }
+}
+
+/// `a + b`, at the larger scale of the two.
+pub fn add(a: Decimal, b: Decimal) -> Result<Decimal> {
+    let scale = a.scale.max(b.scale);
+    let units = rescale(a.units, a.scale, scale)?.checked_add(rescale(b.units, b.scale, scale)?).ok_or_else(too_large)?;
+    Ok(Decimal { units, scale, display_scale: a.display_scale.max(b.display_scale) })
+}
+
+/// `total / count` rounded half away from zero to 4 more places than the amounts
+/// show (their display scale; fewer if that would overflow), as
+/// `round(sum(amount) / count(amount), scale(sum(amount)) + 4)`. None when count is 0.
+pub fn mean(total: Decimal, count: i64) -> Option<Decimal> {
+    if count <= 0 {
+        return None;
+    }
+    // the places the amounts show (at least those they have), plus 4
+    let shown = u16::from(total.scale).max(total.display_scale).min(38) as u8;
+    for extra in (0..=4u8).rev() {
+        let scale = shown + extra;
+        if scale > 38 {
+            continue;
+        }
+        let Ok(scaled) = rescale(total.units, total.scale, scale) else { continue };
+        let n = i128::from(count);
+        let (q, r) = (scaled / n, scaled % n);
+        let round_away = 2 * r.unsigned_abs() >= n.unsigned_abs();
+        let units = if round_away { q + scaled.signum() } else { q };
+        return Some(Decimal { units, scale, display_scale: u16::from(scale) });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn long(neg: bool, dscale: u16, weight: i16, digits: &[u16]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&((if neg { 0x4000 } else { 0 }) | dscale).to_ne_bytes());
+        b.extend_from_slice(&weight.to_ne_bytes());
+        for d in digits {
+            b.extend_from_slice(&d.to_ne_bytes());
+        }
+        b
+    }
+
+    fn short(neg: bool, dscale: u16, weight: i16, digits: &[u16]) -> Vec<u8> {
+        let w = (weight as u16) & 0x7F; // 7-bit two's complement: sign 0x40, magnitude 0x3F
+        let header = 0x8000 | if neg { 0x2000 } else { 0 } | (dscale << 7) | w;
+        let mut b = header.to_ne_bytes().to_vec();
+        for d in digits {
+            b.extend_from_slice(&d.to_ne_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn numeric_bytes_decode_exactly() {
+        // 1234.56 (dscale 2) = digits [1234, 5600], weight 0
+        let d = Decimal::from_numeric_bytes(&short(false, 2, 0, &[1234, 5600])).unwrap();
+        assert_eq!((d.units, d.scale, d.display_scale), (123456, 2, 2));
+        assert_eq!(d.to_text(), "1234.56");
+        // -0.05 = digits [500], weight -1
+        let d = Decimal::from_numeric_bytes(&short(true, 2, -1, &[500])).unwrap();
+        assert_eq!((d.units, d.scale), (-5, 2));
+        assert_eq!(d.to_text(), "-0.05");
+        // 5.00 stored as [5], weight 0: trimmed scale 0, printed with 2 places
+        let d = Decimal::from_numeric_bytes(&long(false, 2, 0, &[5])).unwrap();
+        assert_eq!((d.units, d.scale), (5, 0));
+        assert_eq!(d.to_text(), "5.00");
+        // 120000 = [12], weight 1
+        let d = Decimal::from_numeric_bytes(&long(false, 0, 1, &[12])).unwrap();
+        assert_eq!(d.units, 120000);
+        // zero
+        let d = Decimal::from_numeric_bytes(&short(false, 2, 0, &[])).unwrap();
+        assert_eq!(d.to_text(), "0.00");
+    }
+
+    #[test]
+    fn numeric_specials_and_overflow_are_errors() {
+        for special in [0xC000u16, 0xD000, 0xF000] {
+            let e = Decimal::from_numeric_bytes(&special.to_ne_bytes()).unwrap_err();
+            assert_eq!(e.state, SqlState::InvalidParameterValue);
+        }
+        // 10^48 does not fit
+        let e = Decimal::from_numeric_bytes(&long(false, 0, 12, &[1])).unwrap_err();
+        assert_eq!(e.state, SqlState::NumericValueOutOfRange);
+    }
+
+    #[test]
+    fn floats_round_to_micro_units() {
+        let d = Decimal::from_f64(0.1).unwrap();
+        assert_eq!((d.units, d.scale), (1, 1));
+        assert_eq!(Decimal::from_f64(12.3456789).unwrap().to_text(), "12.345679");
+        assert_eq!(Decimal::from_f64(-3.0).unwrap().to_text(), "-3");
+        assert!(Decimal::from_f64(f64::NAN).is_err());
+        assert!(Decimal::from_f64(f64::INFINITY).is_err());
+        // 0.1 + 0.2 is exactly 0.3 here
+        let s = add(Decimal::from_f64(0.1).unwrap(), Decimal::from_f64(0.2).unwrap()).unwrap();
+        assert_eq!(s.to_text(), "0.3");
+    }
+
+    #[test]
+    fn mean_rounds_half_away_from_zero() {
+        let total = Decimal { units: 1000, scale: 2, display_scale: 2 }; // 10.00
+        assert_eq!(mean(total, 3).unwrap().to_text(), "3.333333");
+        let total = Decimal { units: -200, scale: 2, display_scale: 2 }; // -2.00 / 3
+        assert_eq!(mean(total, 3).unwrap().to_text(), "-0.666667");
+        assert_eq!(mean(Decimal::from_int(7), 2).unwrap().to_text(), "3.5000");
+        assert_eq!(mean(Decimal::from_int(7), 0), None);
+    }
+}
