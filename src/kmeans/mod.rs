@@ -1,3 +1,11 @@
-//! In-database k-means: the pgrx-free kernel (seeding, Lloyd iterations, quality metrics).
+//! In-database k-means: the pgrx-free kernel (seeding, Lloyd iterations,
+//! quality metrics, the exact kmeans_step state). SQL bindings live in `sql/`.
 
+pub mod fit; // a whole fit: checks, n_init runs of seeding + Lloyd, memory estimate
+pub mod kernel; // the matrix and the fused, threaded Lloyd pass
+pub mod metrics; // silhouette / Calinski–Harabasz / Davies–Bouldin, the suggested k
+pub mod model; // a stored model: centroids text format, nearest-centroid assignment
+pub mod rng; // seeded generator, samples, reservoir
+pub mod seed; // k-means++ and random initial centroids
+pub mod step; // kmeans_step's exact fixed-point state
 pub mod sql;

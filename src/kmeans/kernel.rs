@@ -1,0 +1,426 @@
+//! The Lloyd loop: assignment and centroid update fused in one pass over a
+//! contiguous `f32` matrix, split across compute threads.
+//!
+//! Determinism: rows are cut into a number of chunks that depends only on the
+//! data shape (never on the thread count); each chunk sums into its own `f64`
+//! accumulators and chunks are merged in index order, so every thread count
+//! gives bit-identical centroids. Threads never call PostgreSQL: the caller's
+//! `between` callback runs on the calling thread between iterations (where the
+//! SQL layer checks for interrupts).
+
+/// Rows of `dims` features, row-major.
+#[derive(Debug, Clone, Default)]
+pub struct Matrix {
+    pub rows: usize,
+    pub dims: usize,
+    pub data: Vec<f32>,
+}
+
+impl Matrix {
+    pub fn new(dims: usize) -> Matrix {
+        Matrix { rows: 0, dims, data: Vec::new() }
+    }
+
+    pub fn from_rows(rows: &[&[f32]]) -> Matrix {
+        let dims = rows.first().map_or(0, |r| r.len());
+        let mut m = Matrix::new(dims);
+        for r in rows {
+            m.push(r);
+        }
+        m
+    }
+
+    pub fn push(&mut self, row: &[f32]) {
+        debug_assert_eq!(row.len(), self.dims);
+        self.data.extend_from_slice(row);
+        self.rows += 1;
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dims..(i + 1) * self.dims]
+    }
+
+    /// The rows at `indices`, copied.
+    pub fn select(&self, indices: &[usize]) -> Matrix {
+        let mut m = Matrix::new(self.dims);
+        m.data.reserve(indices.len() * self.dims);
+        for &i in indices {
+            m.push(self.row(i));
+        }
+        m
+    }
+
+    /// Mean over columns of the per-column (population) variance: scikit-learn's
+    /// unit for `tol`.
+    pub fn mean_variance(&self) -> f64 {
+        if self.rows == 0 || self.dims == 0 {
+            return 0.0;
+        }
+        let d = self.dims;
+        let mut mean = vec![0f64; d];
+        for i in 0..self.rows {
+            for (m, &x) in mean.iter_mut().zip(self.row(i)) {
+                *m += f64::from(x);
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= self.rows as f64);
+        let mut var = 0f64;
+        for i in 0..self.rows {
+            for (m, &x) in mean.iter().zip(self.row(i)) {
+                let t = f64::from(x) - m;
+                var += t * t;
+            }
+        }
+        var / (self.rows as f64 * d as f64)
+    }
+}
+
+/// Squared Euclidean distance in f64.
+pub fn distance2(x: &[f32], c: &[f64]) -> f64 {
+    x.iter().zip(c).map(|(&a, &b)| (f64::from(a) - b) * (f64::from(a) - b)).sum()
+}
+
+/// The nearest centroid (ties: the lowest index) and its squared distance, in f64.
+pub fn nearest(x: &[f32], centroids: &[f64], dims: usize) -> (usize, f64) {
+    let mut best = (0, f64::INFINITY);
+    for (c, centroid) in centroids.chunks_exact(dims.max(1)).enumerate() {
+        let d = distance2(x, centroid);
+        if d < best.1 {
+            best = (c, d);
+        }
+    }
+    best
+}
+
+/// What one pass over a chunk of rows produced.
+#[derive(Debug, Clone)]
+struct Partial {
+    sums: Vec<f64>,
+    counts: Vec<u64>,
+    inertia: f64,
+    changed: u64,
+}
+
+/// How many chunks `rows` are cut into: a function of the shape only, so the
+/// result does not depend on the number of threads. Each chunk holds k×d f64
+/// sums, so their total is kept under 64 MB.
+pub fn chunk_count(rows: usize, k: usize, dims: usize) -> usize {
+    let by_rows = rows.div_ceil(8192).max(1);
+    let by_memory = ((64usize << 20) / (k * dims.max(1) * 8 + k * 8).max(1)).max(1);
+    by_rows.min(64).min(by_memory)
+}
+
+/// Bytes the Lloyd loop allocates besides the matrix: labels, chunk accumulators
+/// and centroid copies.
+pub fn working_bytes(rows: usize, k: usize, dims: usize) -> u64 {
+    let chunks = chunk_count(rows, k, dims) as u64;
+    let (n, k, d) = (rows as u64, k as u64, dims as u64);
+    n * 4 + chunks * (k * d * 8 + k * 8) + k * d * (8 * 3 + 4) + k * 64
+}
+
+/// One fused pass over rows `start..start+labels.len()`: each row goes to its
+/// nearest centroid (`ct` holds the centroids transposed, d × k, as f32) and,
+/// when `update`, is added to that cluster's sums.
+#[inline(always)]
+fn chunk_pass_body(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
+    let d = m.dims;
+    let mut p = Partial {
+        sums: if update { vec![0.0; k * d] } else { Vec::new() },
+        counts: vec![0; k],
+        inertia: 0.0,
+        changed: 0,
+    };
+    let mut dist = vec![0f32; k];
+    for (offset, label) in labels.iter_mut().enumerate() {
+        let x = m.row(start + offset);
+        dist.fill(0.0);
+        for (j, &xj) in x.iter().enumerate() {
+            let column = &ct[j * k..(j + 1) * k];
+            for (acc, &c) in dist.iter_mut().zip(column) {
+                let t = xj - c;
+                *acc += t * t;
+            }
+        }
+        let mut best = 0usize;
+        let mut best_d = dist[0];
+        for (c, &v) in dist.iter().enumerate().skip(1) {
+            if v < best_d {
+                best = c;
+                best_d = v;
+            }
+        }
+        if *label != best as u32 {
+            *label = best as u32;
+            p.changed += 1;
+        }
+        p.counts[best] += 1;
+        p.inertia += f64::from(best_d);
+        if update {
+            let sums = &mut p.sums[best * d..(best + 1) * d];
+            for (s, &v) in sums.iter_mut().zip(x) {
+                *s += f64::from(v);
+            }
+        }
+    }
+    p
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn chunk_pass_avx2(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
+    chunk_pass_body(m, ct, k, start, labels, update)
+}
+
+fn chunk_pass(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            return unsafe { chunk_pass_avx2(m, ct, k, start, labels, update) };
+        }
+    }
+    chunk_pass_body(m, ct, k, start, labels, update)
+}
+
+/// The centroids (k × d, f64) transposed to d × k f32 for the distance loop.
+fn transpose(centroids: &[f64], k: usize, d: usize) -> Vec<f32> {
+    let mut ct = vec![0f32; k * d];
+    for c in 0..k {
+        for j in 0..d {
+            ct[j * k + c] = centroids[c * d + j] as f32;
+        }
+    }
+    ct
+}
+
+/// A full pass: per-chunk partials computed on `threads` threads, merged in chunk order.
+fn pass(m: &Matrix, centroids: &[f64], k: usize, labels: &mut [u32], update: bool, threads: usize) -> Partial {
+    let d = m.dims;
+    let ct = transpose(centroids, k, d);
+    let chunks = chunk_count(m.rows, k, d);
+    let chunk_len = m.rows.div_ceil(chunks).max(1);
+    let mut work: Vec<(usize, &mut [u32])> =
+        labels.chunks_mut(chunk_len).enumerate().map(|(i, l)| (i * chunk_len, l)).collect();
+    let threads = threads.clamp(1, work.len().max(1));
+    let mut partials: Vec<(usize, Partial)> = Vec::with_capacity(work.len());
+    if threads == 1 {
+        for (start, l) in work.iter_mut() {
+            partials.push((*start, chunk_pass(m, &ct, k, *start, l, update)));
+        }
+    } else {
+        let per_thread = work.len().div_ceil(threads);
+        let ct = &ct;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = work
+                .chunks_mut(per_thread)
+                .map(|group| {
+                    scope.spawn(move || {
+                        group.iter_mut().map(|(start, l)| (*start, chunk_pass(m, ct, k, *start, l, update))).collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for h in handles {
+                partials.extend(h.join().expect("k-means compute thread panicked"));
+            }
+        });
+    }
+    partials.sort_by_key(|(start, _)| *start);
+    let mut total = Partial { sums: if update { vec![0.0; k * d] } else { Vec::new() }, counts: vec![0; k], inertia: 0.0, changed: 0 };
+    for (_, p) in partials {
+        for (a, b) in total.sums.iter_mut().zip(&p.sums) {
+            *a += b;
+        }
+        for (a, b) in total.counts.iter_mut().zip(&p.counts) {
+            *a += b;
+        }
+        total.inertia += p.inertia;
+        total.changed += p.changed;
+    }
+    total
+}
+
+/// Options of one Lloyd run.
+#[derive(Debug, Clone, Copy)]
+pub struct LloydOptions {
+    pub max_iter: u32,
+    /// Absolute tolerance on the sum of squared centroid moves (scikit-learn:
+    /// `tol` × the mean per-feature variance).
+    pub tol: f64,
+    pub threads: usize,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct Fitted {
+    pub centroids: Vec<f64>,
+    pub sizes: Vec<u64>,
+    pub inertia: f64,
+    pub iterations: u32,
+    pub converged: bool,
+    /// Empty clusters re-seeded during the run.
+    pub reseeded: u64,
+}
+
+/// Progress reported between iterations (on the calling thread).
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub iteration: u32,
+    pub inertia: f64,
+    pub moved: u64,
+}
+
+/// Lloyd's algorithm from `init` (k × d), as scikit-learn's `lloyd`: stops when
+/// no label changes (converged) or the squared centroid shift is ≤ `tol`
+/// (converged), or after `max_iter` iterations (not converged); a final
+/// assignment pass gives the sizes and inertia of the returned centroids.
+///
+/// Empty clusters are re-seeded as scikit-learn does: each takes the row
+/// farthest from its assigned centroid (ties: the lowest row), which leaves its
+/// old cluster.
+pub fn lloyd(m: &Matrix, init: &[f64], opts: LloydOptions, between: &mut dyn FnMut(Progress)) -> Fitted {
+    let d = m.dims;
+    let k = init.len() / d.max(1);
+    let mut centroids = init.to_vec();
+    let mut labels = vec![u32::MAX; m.rows];
+    let mut converged = false;
+    let mut iterations = 0;
+    let mut reseeded = 0u64;
+    for it in 0..opts.max_iter {
+        let old = centroids.clone();
+        let mut p = pass(m, &centroids, k, &mut labels, true, opts.threads);
+        iterations = it + 1;
+        let empty: Vec<usize> = (0..k).filter(|&c| p.counts[c] == 0).collect();
+        if !empty.is_empty() {
+            reseeded += empty.len() as u64;
+            relocate_empty(m, &old, &empty, &mut labels, &mut p);
+            p.changed = p.changed.max(1);
+        }
+        for c in 0..k {
+            if p.counts[c] > 0 {
+                for j in 0..d {
+                    centroids[c * d + j] = p.sums[c * d + j] / p.counts[c] as f64;
+                }
+            }
+        }
+        between(Progress { iteration: iterations, inertia: p.inertia, moved: p.changed });
+        if it > 0 && p.changed == 0 {
+            converged = true;
+            break;
+        }
+        let shift: f64 = centroids.iter().zip(&old).map(|(a, b)| (a - b) * (a - b)).sum();
+        if shift <= opts.tol {
+            converged = true;
+            break;
+        }
+    }
+    let last = pass(m, &centroids, k, &mut labels, false, opts.threads);
+    Fitted { centroids, sizes: last.counts, inertia: last.inertia, iterations, converged, reseeded }
+}
+
+/// Moves the rows farthest from their centroids (under `old`) into the empty clusters.
+fn relocate_empty(m: &Matrix, old: &[f64], empty: &[usize], labels: &mut [u32], p: &mut Partial) {
+    let d = m.dims;
+    let mut far: Vec<(f64, usize)> = (0..m.rows)
+        .map(|i| {
+            let c = labels[i] as usize;
+            (distance2(m.row(i), &old[c * d..(c + 1) * d]), i)
+        })
+        .collect();
+    // farthest first, then lowest row
+    far.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut next = 0;
+    for &c in empty {
+        // the farthest row whose cluster keeps at least one row
+        while next < far.len() && p.counts[labels[far[next].1] as usize] <= 1 {
+            next += 1;
+        }
+        let Some(&(_, i)) = far.get(next) else { break };
+        next += 1;
+        let from = labels[i] as usize;
+        let x = m.row(i);
+        for j in 0..d {
+            p.sums[from * d + j] -= f64::from(x[j]);
+            p.sums[c * d + j] = f64::from(x[j]);
+        }
+        p.counts[from] -= 1;
+        p.counts[c] = 1;
+        labels[i] = c as u32;
+    }
+}
+
+/// Assigns every row to its nearest centroid: (labels, sizes, inertia).
+pub fn assign_all(m: &Matrix, centroids: &[f64], threads: usize) -> (Vec<u32>, Vec<u64>, f64) {
+    let k = centroids.len() / m.dims.max(1);
+    let mut labels = vec![u32::MAX; m.rows];
+    let p = pass(m, centroids, k, &mut labels, false, threads);
+    (labels, p.counts, p.inertia)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn square() -> Matrix {
+        // two tight pairs: (0,0),(0,1) and (10,0),(10,1)
+        Matrix::from_rows(&[&[0.0, 0.0], &[0.0, 1.0], &[10.0, 0.0], &[10.0, 1.0]])
+    }
+
+    #[test]
+    fn two_pairs_converge_to_their_means() {
+        let m = square();
+        let opts = LloydOptions { max_iter: 100, tol: 0.0, threads: 1 };
+        let f = lloyd(&m, &[0.0, 0.0, 10.0, 0.0], opts, &mut |_| {});
+        assert_eq!(f.centroids, vec![0.0, 0.5, 10.0, 0.5]);
+        assert_eq!(f.sizes, vec![2, 2]);
+        assert_eq!(f.inertia, 1.0); // four points at distance 0.5
+        assert!(f.converged);
+        assert_eq!(f.iterations, 2); // the second pass changes no label
+    }
+
+    #[test]
+    fn max_iter_stops_without_convergence() {
+        let m = square();
+        let f = lloyd(&m, &[0.0, 0.0, 0.0, 1.0], LloydOptions { max_iter: 1, tol: 0.0, threads: 1 }, &mut |_| {});
+        assert_eq!(f.iterations, 1);
+        assert!(!f.converged);
+    }
+
+    #[test]
+    fn empty_cluster_takes_the_farthest_row() {
+        let m = square();
+        // the second centroid is far from everything: it gets no row in pass 1
+        let f = lloyd(&m, &[5.0, 0.5, 100.0, 100.0], LloydOptions { max_iter: 50, tol: 0.0, threads: 1 }, &mut |_| {});
+        assert!(f.reseeded >= 1);
+        assert_eq!(f.sizes.iter().sum::<u64>(), 4);
+        assert!(f.sizes.iter().all(|&s| s > 0));
+        assert_eq!(f.inertia, 1.0);
+    }
+
+    #[test]
+    fn threads_do_not_change_the_result() {
+        let mut rng = crate::kmeans::rng::Rng::new(5);
+        let mut m = Matrix::new(3);
+        for _ in 0..50_000 {
+            let row = [rng.next_f64() as f32, rng.next_f64() as f32 * 2.0, rng.next_f64() as f32];
+            m.push(&row);
+        }
+        let init = [0.1, 0.1, 0.1, 0.9, 1.9, 0.9, 0.5, 1.0, 0.5, 0.2, 1.5, 0.8];
+        let one = lloyd(&m, &init, LloydOptions { max_iter: 30, tol: 0.0, threads: 1 }, &mut |_| {});
+        let four = lloyd(&m, &init, LloydOptions { max_iter: 30, tol: 0.0, threads: 4 }, &mut |_| {});
+        assert_eq!(one.centroids, four.centroids);
+        assert_eq!(one.inertia.to_bits(), four.inertia.to_bits());
+        assert_eq!(one.sizes, four.sizes);
+    }
+
+    #[test]
+    fn nearest_breaks_ties_to_the_lowest_index() {
+        assert_eq!(nearest(&[1.0, 0.0], &[0.0, 0.0, 2.0, 0.0], 2), (0, 1.0));
+        assert_eq!(nearest(&[3.0, 4.0], &[0.0, 0.0], 2), (0, 25.0));
+    }
+
+    #[test]
+    fn mean_variance_is_population_variance() {
+        // column variances 25 and 0.25 → mean 12.625
+        assert_eq!(square().mean_variance(), 12.625);
+    }
+}

@@ -1,0 +1,122 @@
+//! Reading `real[]` / `float8[]` Datums without building pgrx arrays: the
+//! elements are read straight from the (possibly short-header) varlena.
+
+use pgrx::callconv::{Arg, ArgAbi};
+use pgrx::pg_sys;
+
+/// What a feature array held.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Elements {
+    /// All elements finite; this many were appended.
+    Ok(usize),
+    /// A NULL element at this 1-based position.
+    Null(usize),
+    /// A NaN or ±Infinity at this 1-based position.
+    NotFinite(usize, f64),
+    /// More than one dimension.
+    MultiDim(usize),
+    /// Not float4 / float8 elements.
+    WrongType(pg_sys::Oid),
+}
+
+/// Appends the elements of a `real[]` / `float8[]` Datum to `out` (as f32 when
+/// `out` is f32, f64 otherwise). On anything but `Ok`, `out` may hold a partial row.
+///
+/// # Safety
+/// `datum` must be a live array Datum.
+pub unsafe fn read_into<T: FromF64>(datum: pg_sys::Datum, out: &mut Vec<T>) -> Elements {
+    unsafe { read_shaped(datum, out, false, &mut Vec::new()) }
+}
+
+/// [`read_into`] that also accepts more dimensions when `multi` (the lengths go to `shape`).
+///
+/// # Safety
+/// `datum` must be a live array Datum.
+pub unsafe fn read_shaped<T: FromF64>(datum: pg_sys::Datum, out: &mut Vec<T>, multi: bool, shape: &mut Vec<usize>) -> Elements {
+    unsafe {
+        let v = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
+        let bytes = pgrx::varlena_to_byte_slice(v);
+        let word = |at: usize| i32::from_ne_bytes(bytes[at..at + 4].try_into().unwrap());
+        let ndim = word(0) as usize;
+        let dataoffset = word(4) as usize;
+        let elemtype = pg_sys::Oid::from(word(8) as u32);
+        if ndim == 0 {
+            return Elements::Ok(0);
+        }
+        if ndim > 1 && !multi {
+            return Elements::MultiDim(ndim);
+        }
+        shape.clear();
+        shape.extend((0..ndim).map(|i| word(12 + 4 * i) as usize));
+        let count: usize = shape.iter().product();
+        let width = if elemtype == pg_sys::FLOAT4OID {
+            4
+        } else if elemtype == pg_sys::FLOAT8OID {
+            8
+        } else {
+            return Elements::WrongType(elemtype);
+        };
+        // offsets in the payload (after the 4-byte header the layout assumes)
+        let mut data = if dataoffset != 0 { dataoffset - 4 } else { ((16 + 8 * ndim + 7) & !7) - 4 };
+        let bitmap = (dataoffset != 0).then_some(12 + 8 * ndim);
+        for i in 0..count {
+            if let Some(b) = bitmap {
+                if bytes[b + i / 8] & (1 << (i % 8)) == 0 {
+                    return Elements::Null(i + 1);
+                }
+            }
+            let x = if width == 4 {
+                f64::from(f32::from_ne_bytes(bytes[data..data + 4].try_into().unwrap()))
+            } else {
+                f64::from_ne_bytes(bytes[data..data + 8].try_into().unwrap())
+            };
+            data += width;
+            if !x.is_finite() {
+                return Elements::NotFinite(i + 1, x);
+            }
+            out.push(T::from_f64(x));
+        }
+        Elements::Ok(count)
+    }
+}
+
+pub trait FromF64: Copy {
+    fn from_f64(x: f64) -> Self;
+}
+impl FromF64 for f32 {
+    fn from_f64(x: f64) -> f32 {
+        x as f32
+    }
+}
+impl FromF64 for f64 {
+    fn from_f64(x: f64) -> f64 {
+        x
+    }
+}
+
+/// A `real[]` argument read through `fcinfo` (see [`read_into`]); the marker
+/// only gives the SQL signature its type.
+pub struct RealArrayArg;
+/// A `double precision[]` argument, likewise.
+pub struct DoubleArrayArg;
+
+unsafe impl<'fcx> ArgAbi<'fcx> for RealArrayArg {
+    unsafe fn unbox_arg_unchecked(_arg: Arg<'_, 'fcx>) -> Self {
+        RealArrayArg
+    }
+}
+unsafe impl<'fcx> ArgAbi<'fcx> for DoubleArrayArg {
+    unsafe fn unbox_arg_unchecked(_arg: Arg<'_, 'fcx>) -> Self {
+        DoubleArrayArg
+    }
+}
+pgrx::impl_sql_translatable!(RealArrayArg, "real[]");
+pgrx::impl_sql_translatable!(DoubleArrayArg, "double precision[]");
+
+/// The raw Datum of argument `n`, None when NULL.
+///
+/// # Safety
+/// `fcinfo` must be the current call's and have at least n + 1 arguments.
+pub unsafe fn arg_datum(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<pg_sys::Datum> {
+    unsafe { (!pgrx::pg_arg_is_null(fcinfo, n)).then(|| pgrx::pg_getarg_datum_raw(fcinfo, n)) }
+}
