@@ -510,11 +510,13 @@ BEGIN
             ) p ON p.segment OPERATOR(pg_catalog.=) c.segment
         ) s;
 
-        SELECT sum(t.psi), count(*) FILTER (WHERE t.size OPERATOR(pg_catalog.>) 0),
-               coalesce(array_agg(DISTINCT f ORDER BY f) FILTER (WHERE f IS NOT NULL), '{}')
-        INTO run_psi, n_segments, run_flags
+        SELECT sum(t.psi), count(*) FILTER (WHERE t.size OPERATOR(pg_catalog.>) 0)
+        INTO run_psi, n_segments
         FROM @extschema@.segment_run_segments t
-        LEFT JOIN LATERAL pg_catalog.unnest(t.flags) AS f ON true
+        WHERE t.run_id OPERATOR(pg_catalog.=) v_run;
+        SELECT coalesce(array_agg(DISTINCT f ORDER BY f), '{}')
+        INTO run_flags
+        FROM @extschema@.segment_run_segments t, pg_catalog.unnest(t.flags) AS f
         WHERE t.run_id OPERATOR(pg_catalog.=) v_run;
         IF run_psi OPERATOR(pg_catalog.>) seg.psi_threshold THEN
             run_flags := ARRAY['psi'] OPERATOR(pg_catalog.||) run_flags;
