@@ -16,6 +16,8 @@ pub enum SqlState {
     DataException,
     /// 22003: a number too large or too small for its type.
     NumericValueOutOfRange,
+    /// 22012: division by zero (in a rule's arithmetic).
+    DivisionByZero,
     /// 22004: a NULL where none is allowed.
     NullValueNotAllowed,
     /// 22023: an argument with an invalid value.
@@ -54,6 +56,7 @@ impl SqlState {
         match self {
             SqlState::DataException => "22000",
             SqlState::NumericValueOutOfRange => "22003",
+            SqlState::DivisionByZero => "22012",
             SqlState::NullValueNotAllowed => "22004",
             SqlState::InvalidParameterValue => "22023",
             SqlState::InvalidTextRepresentation => "22P02",
@@ -73,9 +76,10 @@ impl SqlState {
     }
 
     /// Every state, for exhaustive tests of the SQL mapping.
-    pub const ALL: [SqlState; 17] = [
+    pub const ALL: [SqlState; 18] = [
         SqlState::DataException,
         SqlState::NumericValueOutOfRange,
+        SqlState::DivisionByZero,
         SqlState::NullValueNotAllowed,
         SqlState::InvalidParameterValue,
         SqlState::InvalidTextRepresentation,

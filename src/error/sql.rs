@@ -15,6 +15,7 @@ impl SqlState {
         match self {
             SqlState::DataException => ERRCODE_DATA_EXCEPTION,
             SqlState::NumericValueOutOfRange => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+            SqlState::DivisionByZero => ERRCODE_DIVISION_BY_ZERO,
             SqlState::NullValueNotAllowed => ERRCODE_NULL_VALUE_NOT_ALLOWED,
             SqlState::InvalidParameterValue => ERRCODE_INVALID_PARAMETER_VALUE,
             SqlState::InvalidTextRepresentation => ERRCODE_INVALID_TEXT_REPRESENTATION,

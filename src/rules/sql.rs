@@ -1,4 +1,13 @@
-//! SQL bindings of rules: segment_ruleset_create, segment_assign, segment_matches, segment_explain, segment_ruleset_check.
+//! SQL bindings of rules: segment_ruleset_create, segment_ruleset_drop,
+//! segment_assign, segment_matches, segment_explain, segment_ruleset_check.
+
+pub mod assign; // segment_assign / segment_matches / segment_explain for rows and jsonb
+pub mod catalog; // segment_rulesets: create, drop, load, per-backend cache of compiled programs
+pub mod check; // segment_ruleset_check: per-rule counts over a relation
+pub mod env; // PostgreSQL's clock, time zone, collation and input functions for the evaluator
+pub mod row; // a row (composite Datum or SPI tuple) → attribute values, resolved once per row type
 
 /// Registers this area's GUCs (`pg_segment.*`); called from `_PG_init`.
 pub fn register_gucs() {}
+
+pgrx::extension_sql_file!("../../sql/rules_catalog.sql", name = "rules_catalog");
