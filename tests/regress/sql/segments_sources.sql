@@ -57,6 +57,27 @@ WHERE m.segmentation = 'by_cluster' AND m.segment <> 'cluster ' || kmeans_assign
 -- the two well-separated groups of 20 are the two clusters
 SELECT customers FROM segment_summary WHERE segmentation = 'by_cluster' ORDER BY segment;
 
-SELECT segmentation_drop('by_rfm'), segmentation_drop('by_cluster'), kmeans_drop('seg_km');
+-- rules over the enriched row (RFM fields + customer columns): the ruleset is
+-- created after the segmentation, against its input view's row type
+SELECT segmentation_create('by_rules', 'customers', 'customer_id', orders => 'orders', ruleset => 'seg_rules');
+SELECT segment_ruleset_create('seg_rules',
+    '[{"segment": "frequent", "when": "frequency >= 3"}, {"segment": "recent", "when": "recency_days < 60"}]',
+    default_segment => 'other', input => 'segment_input_by_rules'::regtype) IS NOT NULL AS created;
+CALL segment_refresh('by_rules', '2024-06-30');
+-- the same rules as a SQL CASE over rfm_segments (NULL fields of customers without orders match no rule)
+SELECT count(*) AS differing
+FROM (SELECT * FROM segment_membership WHERE segmentation = 'by_rules') m
+FULL JOIN (SELECT c.customer_id::text AS customer_key,
+                  CASE WHEN r.frequency >= 3 THEN 'frequent' WHEN r.recency_days < 60 THEN 'recent' ELSE 'other' END AS segment
+           FROM customers c
+           LEFT JOIN rfm_segments('orders', NULL::integer, 'customer_id', 'ordered_at', 'amount', '2024-06-30', 5, 'standard') r
+             ON r.customer = c.customer_id) x
+  ON x.customer_key = m.customer_key
+WHERE m.segment IS DISTINCT FROM x.segment;
+-- frequent: i % 4 in (2, 3) -> 18; recent: the other 18 with i % 9 in (0, 1, 2) -> 6; other: 12 + 4 without orders
+SELECT segment, customers FROM segment_summary WHERE segmentation = 'by_rules' ORDER BY segment;
+
+SELECT segmentation_drop('by_rfm'), segmentation_drop('by_cluster'), segmentation_drop('by_rules'),
+       kmeans_drop('seg_km');
 RESET client_min_messages;
 DROP SCHEMA segments_sources CASCADE;
