@@ -1,52 +1,61 @@
--- Segment operations on CDNOW (issue 7): a named segmentation refreshed as of
--- two dates, then the summary, the history (size change, PSI, flags) and the
--- migration matrix between the two runs.
+-- Segment operations on CDNOW (issue 7): named segmentations refreshed as of
+-- two dates, then the run log, the summary, the history (size change, PSI,
+-- flags) and the migration matrix between the two runs.
+--   cdnow_rfm       RFM segment names (rfm_segments over the orders)
+--   cdnow_lifecycle a ruleset over the enriched row (RFM fields of each customer)
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
--- The label: each customer's activity as of the refresh date. segment_as_of()
--- is the as_of segment_refresh is running for (pg_segment.as_of), so one view
--- gives a different answer for each run.
-CREATE VIEW customer_activity AS
-SELECT c.customer_id,
-       CASE WHEN count(o.customer_id) = 0 THEN 'not yet a customer'
-            WHEN max(o.ordered_at) < segment_as_of() - interval '180 days' THEN 'lapsed'
-            WHEN count(o.customer_id) = 1 THEN 'one-time'
-            WHEN sum(o.amount) >= 200 THEN 'active, top spender'
-            ELSE 'active, repeat' END AS activity
-FROM customers c
-LEFT JOIN orders o ON o.customer_id = c.customer_id AND o.ordered_at <= segment_as_of()
-GROUP BY c.customer_id;
-
-SELECT segmentation_create('cdnow', 'customer_activity', 'customer_id', label_column => 'activity',
+SELECT segmentation_create('cdnow_rfm', 'customers', 'customer_id', orders => 'orders',
                            max_size_change => 0.25, min_segment_size => 500) AS input_view;
-CALL segment_refresh('cdnow', '1997-12-31');
-CALL segment_refresh('cdnow', '1998-06-30');
+
+-- The ruleset reads the segmentation's input row (customer columns + RFM
+-- fields as of each refresh), so it is created after the segmentation.
+SELECT segmentation_create('cdnow_lifecycle', 'customers', 'customer_id', orders => 'orders',
+                           ruleset => 'cdnow_lifecycle') AS input_view;
+SELECT segment_ruleset_create('cdnow_lifecycle', '[
+    {"segment": "not yet a customer", "when": "frequency IS NULL"},
+    {"segment": "lapsed",             "when": "recency_days > 180"},
+    {"segment": "top spender",        "when": "monetary >= 200"},
+    {"segment": "repeat",             "when": "frequency >= 2"}]',
+    default_segment => 'one-time', input => 'segment_input_cdnow_lifecycle'::regtype) IS NOT NULL AS ruleset_created;
+
+CALL segment_refresh('cdnow_rfm', '1997-12-31');
+CALL segment_refresh('cdnow_rfm', '1998-06-30');
+CALL segment_refresh('cdnow_lifecycle', '1997-12-31');
+CALL segment_refresh('cdnow_lifecycle', '1998-06-30');
 
 \echo
 \echo '== Segment runs (segment_runs) =='
-SELECT run_id, as_of::date, status, rows, segments, round(psi::numeric, 4) AS psi, flags,
+SELECT segmentation, as_of::date, status, rows, unlabelled, segments, round(psi::numeric, 4) AS psi,
        date_trunc('millisecond', duration) AS duration
-FROM segment_runs WHERE segmentation = 'cdnow' ORDER BY run_id;
+FROM segment_runs WHERE segmentation LIKE 'cdnow%' ORDER BY run_id;
 
 \echo
-\echo '== Segment summary as of 1998-06-30 (segment_summary) =='
+\echo '== RFM segments as of 1998-06-30 (segment_summary) =='
 SELECT segment, customers, round(share::numeric, 3) AS share, previous_customers,
-       round(change::numeric, 3) AS change, flags
-FROM segment_summary WHERE segmentation = 'cdnow' ORDER BY customers DESC;
+       round(change::numeric, 3) AS change, round(avg_recency_days::numeric) AS recency_days,
+       round(avg_frequency::numeric, 1) AS frequency, round(avg_monetary::numeric, 2) AS monetary, flags
+FROM segment_summary WHERE segmentation = 'cdnow_rfm' ORDER BY customers DESC;
 
 \echo
-\echo '== History (segment_history) =='
+\echo '== Lifecycle history (segment_history) =='
 SELECT as_of::date, segment, customers, round(share::numeric, 3) AS share, change_customers,
        round(psi::numeric, 4) AS psi, flags
-FROM segment_history WHERE segmentation = 'cdnow' ORDER BY as_of, segment;
+FROM segment_history WHERE segmentation = 'cdnow_lifecycle' ORDER BY as_of, segment;
 
 \echo
-\echo '== Customers moving between segments, 1997-12-31 -> 1998-06-30 (segment_transitions) =='
+\echo '== Lifecycle moves, 1997-12-31 -> 1998-06-30 (segment_transitions) =='
 SELECT from_segment, to_segment, customers
-FROM segment_transitions WHERE segmentation = 'cdnow' ORDER BY customers DESC;
+FROM segment_transitions WHERE segmentation = 'cdnow_lifecycle' ORDER BY customers DESC;
+
+\echo
+\echo '== Biggest RFM moves, 1997-12-31 -> 1998-06-30 (segment_transitions) =='
+SELECT from_segment, to_segment, customers
+FROM segment_transitions WHERE segmentation = 'cdnow_rfm' AND from_segment IS DISTINCT FROM to_segment
+ORDER BY customers DESC LIMIT 10;
 
 \echo
 \echo '== Alerts (segment_alerts) =='
-SELECT segment, customers, previous_customers, round(change::numeric, 3) AS change, flags
-FROM segment_alerts WHERE segmentation = 'cdnow' ORDER BY segment;
+SELECT segmentation, segment, customers, previous_customers, round(change::numeric, 3) AS change, flags
+FROM segment_alerts WHERE segmentation LIKE 'cdnow%' ORDER BY segmentation, segment;
