@@ -35,6 +35,14 @@ pub fn rescale(units: i128, from: u8, to: u8) -> Result<i128> {
 
 /// Drops trailing zero decimals, so e.g. 12.50 is (125, 1).
 fn trim(mut units: i128, mut scale: u8) -> (i128, u8) {
+    if let Ok(mut small) = i64::try_from(units) {
+        // the common case, without 128-bit division
+        while scale > 0 && small % 10 == 0 {
+            small /= 10;
+            scale -= 1;
+        }
+        return (i128::from(small), scale);
+    }
     while scale > 0 && units % 10 == 0 {
         units /= 10;
         scale -= 1;
@@ -89,12 +97,21 @@ impl Decimal {
         };
         let ndigits = (b.len().saturating_sub(first_digit)) / 2;
         let mut units: i128 = 0;
+        let mut trailing = 0; // zeros dropped from the last group, so 38 digits always fit
         for i in 0..ndigits {
-            let digit = i128::from(word(first_digit + 2 * i)?);
-            units = units.checked_mul(10_000).and_then(|u| u.checked_add(digit)).ok_or_else(too_large)?;
+            let mut digit = i64::from(word(first_digit + 2 * i)?);
+            let mut base = 10_000i64;
+            if i + 1 == ndigits && weight - (i as i32) < 0 {
+                while digit != 0 && digit % 10 == 0 {
+                    digit /= 10;
+                    base /= 10;
+                    trailing += 1;
+                }
+            }
+            units = units.checked_mul(i128::from(base)).and_then(|u| u.checked_add(i128::from(digit))).ok_or_else(too_large)?;
         }
-        // value = units × 10000^(weight - ndigits + 1)
-        let exponent = 4 * (weight - ndigits as i32 + 1);
+        // value = units × 10^(4·(weight - ndigits + 1) + trailing)
+        let exponent = 4 * (weight - ndigits as i32 + 1) + trailing;
         let (units, scale) = if ndigits == 0 {
             (0, 0)
         } else if exponent >= 0 {
@@ -143,6 +160,48 @@ impl Decimal {
         }
     }
 
+    /// PostgreSQL's on-disk `numeric` (the bytes after the varlena header), in
+    /// the short form whenever it fits, exactly as `numeric_in` builds it.
+    pub fn to_numeric_bytes(self) -> Vec<u8> {
+        let dscale = usize::from(self.scale).max(usize::from(self.display_scale)).min(0x3FFF) as u16;
+        let digits = self.units.unsigned_abs().to_string();
+        let places = usize::from(self.scale);
+        let digits = if digits.len() <= places { format!("{}{digits}", "0".repeat(places + 1 - digits.len())) } else { digits };
+        let (int_part, frac_part) = digits.split_at(digits.len() - places);
+        // base-10000 groups aligned on the decimal point
+        let int_padded = format!("{}{int_part}", "0".repeat((4 - int_part.len() % 4) % 4));
+        let frac_padded = format!("{frac_part}{}", "0".repeat((4 - frac_part.len() % 4) % 4));
+        let mut groups: Vec<u16> = int_padded
+            .as_bytes()
+            .chunks(4)
+            .chain(frac_padded.as_bytes().chunks(4))
+            .map(|c| c.iter().fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0')))
+            .collect();
+        let mut weight = (int_padded.len() / 4) as i32 - 1;
+        let leading = groups.iter().take_while(|&&g| g == 0).count();
+        groups.drain(..leading);
+        weight -= leading as i32;
+        while groups.last() == Some(&0) {
+            groups.pop();
+        }
+        let negative = self.units < 0 && !groups.is_empty();
+        if groups.is_empty() {
+            weight = 0;
+        }
+        let mut out = Vec::with_capacity(4 + 2 * groups.len());
+        if dscale <= 0x3F && (-64..=63).contains(&weight) {
+            let header = 0x8000 | if negative { 0x2000 } else { 0 } | (dscale << 7) | ((weight as i16 as u16) & 0x7F);
+            out.extend_from_slice(&header.to_ne_bytes());
+        } else {
+            out.extend_from_slice(&((if negative { 0x4000 } else { 0 }) | dscale).to_ne_bytes());
+            out.extend_from_slice(&(weight as i16).to_ne_bytes());
+        }
+        for g in groups {
+            out.extend_from_slice(&g.to_ne_bytes());
+        }
+        out
+    }
+
     pub fn to_f64(self) -> f64 {
         self.units as f64 / 10f64.powi(i32::from(self.scale))
     }
@@ -150,6 +209,10 @@ impl Decimal {
 
 /// `a + b`, at the larger scale of the two.
 pub fn add(a: Decimal, b: Decimal) -> Result<Decimal> {
+    if a.scale == b.scale {
+        let units = a.units.checked_add(b.units).ok_or_else(too_large)?;
+        return Ok(Decimal { units, scale: a.scale, display_scale: a.display_scale.max(b.display_scale) });
+    }
     let scale = a.scale.max(b.scale);
     let units = rescale(a.units, a.scale, scale)?.checked_add(rescale(b.units, b.scale, scale)?).ok_or_else(too_large)?;
     Ok(Decimal { units, scale, display_scale: a.display_scale.max(b.display_scale) })
@@ -223,6 +286,32 @@ mod tests {
         // zero
         let d = Decimal::from_numeric_bytes(&short(false, 2, 0, &[])).unwrap();
         assert_eq!(d.to_text(), "0.00");
+    }
+
+    #[test]
+    fn numeric_bytes_round_trip() {
+        // the bytes numeric_in makes: 1234.56 short form, weight 0, dscale 2
+        let d = Decimal { units: 123456, scale: 2, display_scale: 2 };
+        assert_eq!(d.to_numeric_bytes(), short(false, 2, 0, &[1234, 5600]));
+        assert_eq!(Decimal { units: -5, scale: 2, display_scale: 2 }.to_numeric_bytes(), short(true, 2, -1, &[500]));
+        assert_eq!(Decimal { units: 0, scale: 0, display_scale: 2 }.to_numeric_bytes(), short(false, 2, 0, &[]));
+        assert_eq!(Decimal { units: 120000, scale: 0, display_scale: 0 }.to_numeric_bytes(), short(false, 0, 1, &[12]));
+        for (units, scale, display_scale) in [
+            (1i128, 0u8, 0u16),
+            (-987654321987654321, 9, 12),
+            (i128::MAX / 10, 30, 30),
+            (5, 0, 70),
+            (10_000_000_000_000_000, 0, 0),
+            (7, 30, 30),
+        ] {
+            let d = Decimal { units, scale, display_scale };
+            let back = Decimal::from_numeric_bytes(&d.to_numeric_bytes()).unwrap();
+            assert_eq!((back.units, back.display_scale), {
+                let (u, s) = trim(units, scale);
+                assert_eq!(back.scale, s);
+                (u, display_scale.max(u16::from(scale)))
+            });
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ in days, order count and monetary total with a pandas groupby.
 """
 
 import os
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
@@ -107,7 +107,7 @@ def test_recency_frequency_monetary_equal_pandas(conn, data):
     np.testing.assert_array_equal(ours["tenure_days"].to_numpy(), ref["tenure_days"].to_numpy())
     np.testing.assert_array_equal(ours["frequency"].to_numpy(), ref["frequency"].to_numpy())
     assert list(ours["monetary"]) == list(ref["monetary"])  # exact decimals
-    mean = [(m / n).quantize(Decimal("0.000001")) for m, n in zip(ref["monetary"], ref["frequency"])]
+    mean = [(m / n).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP) for m, n in zip(ref["monetary"], ref["frequency"])]
     assert list(ours["avg_order_value"]) == mean
 
 

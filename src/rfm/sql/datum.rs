@@ -38,8 +38,24 @@ pub unsafe fn payload<'a>(v: *mut pg_sys::varlena) -> &'a mut [u8] {
 }
 
 /// A varlena datum's bytes, read-only, whatever its header (detoasted if needed).
+/// Plain in-line values (the common case: a short numeric or text from a heap
+/// row) are read in place, without a call into PostgreSQL.
 pub unsafe fn varlena_bytes<'a>(datum: pg_sys::Datum) -> &'a [u8] {
-    unsafe { pgrx::varlena_to_byte_slice(pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr())) }
+    unsafe {
+        let p = datum.cast_mut_ptr::<u8>();
+        let first = *p;
+        if first & 0x01 == 0x01 && first != 0x01 {
+            // 1-byte header (little-endian layout): length in the upper 7 bits
+            let len = (first >> 1) as usize;
+            return std::slice::from_raw_parts(p.add(1), len - 1);
+        }
+        if first & 0x03 == 0x00 {
+            // 4-byte header, not compressed
+            let len = (u32::from_ne_bytes([first, *p.add(1), *p.add(2), *p.add(3)]) >> 2) as usize;
+            return std::slice::from_raw_parts(p.add(4), len - 4);
+        }
+        pgrx::varlena_to_byte_slice(pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr()))
+    }
 }
 
 /// The state argument `n` as a varlena the transition function may update in
@@ -59,20 +75,10 @@ pub unsafe fn owned_state(fcinfo: pg_sys::FunctionCallInfo) -> *mut pg_sys::varl
     }
 }
 
-/// A `numeric` datum (palloc'd) of a decimal.
+/// A `numeric` datum (palloc'd) of a decimal, built directly in numeric's on-disk form.
 pub fn numeric_datum(d: Decimal) -> pg_sys::Datum {
-    let text = std::ffi::CString::new(d.to_text()).expect("digits only");
-    unsafe {
-        pgrx::direct_function_call_as_datum(
-            pg_sys::numeric_in,
-            &[
-                Some(pg_sys::Datum::from(text.as_ptr())),
-                Some(pg_sys::Datum::from(pg_sys::InvalidOid)),
-                Some(pg_sys::Datum::from(-1i32)),
-            ],
-        )
-        .expect("numeric_in returns a value")
-    }
+    let bytes = d.to_numeric_bytes();
+    unsafe { pg_sys::Datum::from(new_varlena(&bytes, bytes.len())) }
 }
 
 /// The amount in a datum of type `type_oid` (numeric, float8/4, int8/4/2).
@@ -114,17 +120,54 @@ pub fn check_finite(ts: i64, what: &str) {
     }
 }
 
-const BUCKET: i64 = 15 * 60 * 1_000_000; // UTC offsets change on quarter-hour boundaries at most this often
-const SLOTS: usize = 1 << 14;
+const BUCKET: i64 = 3_600_000_000; // an hour: offsets are cached per UTC hour
+const SLOTS: usize = 1 << 16; // 7 years of hours before two share a slot
 
-struct OffsetCache {
+/// UTC offsets of the session TimeZone per UTC hour, cached only when the
+/// offset is the same at both ends of the hour (so the hour of a DST switch,
+/// at whatever minute, is computed per timestamp, exactly).
+pub struct OffsetCache {
     zone: *const pg_sys::pg_tz,
-    /// (bucket, offset in µs to add to UTC) per slot; bucket i64::MIN = empty
+    /// (hour, offset in µs to add to UTC) per slot; hour i64::MIN = empty
     slots: Vec<(i64, i64)>,
 }
 
+impl OffsetCache {
+    pub fn new() -> OffsetCache {
+        OffsetCache { zone: std::ptr::null(), slots: Vec::new() }
+    }
+
+    /// The offset (µs to add to UTC) at a finite timestamptz.
+    pub fn offset(&mut self, ts: i64) -> i64 {
+        let bucket = ts.div_euclid(BUCKET);
+        let zone = unsafe { pg_sys::session_timezone } as *const pg_sys::pg_tz;
+        if self.zone != zone || self.slots.is_empty() {
+            self.zone = zone;
+            self.slots = vec![(i64::MIN, 0); SLOTS];
+        }
+        let slot = (bucket as u64 as usize) & (SLOTS - 1);
+        let (key, offset) = self.slots[slot];
+        if key == bucket {
+            return offset;
+        }
+        let start = bucket.saturating_mul(BUCKET);
+        let (a, b) = (offset_at(start), offset_at(start.saturating_add(BUCKET - 1)));
+        if a == b {
+            self.slots[slot] = (bucket, a);
+            a
+        } else {
+            offset_at(ts)
+        }
+    }
+
+    /// The local calendar day (days since 2000-01-01) of a finite timestamptz.
+    pub fn day(&mut self, ts: i64) -> i32 {
+        (ts + self.offset(ts)).div_euclid(USEC_PER_DAY) as i32
+    }
+}
+
 thread_local! {
-    static OFFSETS: RefCell<OffsetCache> = RefCell::new(OffsetCache { zone: std::ptr::null(), slots: Vec::new() });
+    static OFFSETS: RefCell<OffsetCache> = RefCell::new(OffsetCache::new());
 }
 
 /// The session TimeZone's UTC offset (µs to add) at a finite timestamptz.
@@ -141,37 +184,13 @@ fn offset_at(ts: i64) -> i64 {
 }
 
 /// The local calendar day (days since 2000-01-01 in the session TimeZone) of a
-/// finite timestamptz. Offsets are cached per quarter hour, and only when the
-/// offset is the same at both ends of the quarter (so a DST switch inside it is
-/// computed exactly).
+/// finite timestamptz, through the backend's [`OffsetCache`].
 pub fn local_day(ts: i64) -> i32 {
-    (ts + local_offset(ts)).div_euclid(USEC_PER_DAY) as i32
+    OFFSETS.with(|cache| cache.borrow_mut().day(ts))
 }
 
 pub fn local_offset(ts: i64) -> i64 {
-    let bucket = ts.div_euclid(BUCKET);
-    OFFSETS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        let zone = unsafe { pg_sys::session_timezone } as *const pg_sys::pg_tz;
-        if cache.zone != zone || cache.slots.is_empty() {
-            cache.zone = zone;
-            cache.slots = vec![(i64::MIN, 0); SLOTS];
-        }
-        let slot = (bucket as u64 as usize) & (SLOTS - 1);
-        let (key, offset) = cache.slots[slot];
-        if key == bucket {
-            return offset;
-        }
-        let start = bucket.saturating_mul(BUCKET);
-        let end = start.saturating_add(BUCKET - 1);
-        let (a, b) = (offset_at(start), offset_at(end));
-        if a == b {
-            cache.slots[slot] = (bucket, a);
-            a
-        } else {
-            offset_at(ts)
-        }
-    })
+    OFFSETS.with(|cache| cache.borrow_mut().offset(ts))
 }
 
 /// `localtimestamp` of a timestamptz: the session's wall-clock time.

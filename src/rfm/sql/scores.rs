@@ -12,7 +12,7 @@ use crate::rfm::quantile;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-const HEADER: usize = 8; // bins i32, 4 spare bytes
+const HEADER: usize = 8; // bins i32, values in use u32
 const MAX_VALUES: usize = (1 << 30) / 8 - HEADER; // a varlena holds at most 1 GB
 
 fn corrupt() -> Error {
@@ -20,15 +20,15 @@ fn corrupt() -> Error {
         .with_hint("pass only states made by rfm_breaks' own support functions")
 }
 
-/// (bins, values) of a state's bytes (`len` bytes of values in use).
-fn parse(b: &[u8]) -> (i32, usize) {
+/// The bins a state was made for.
+fn bins_of(b: &[u8]) -> i32 {
     if b.len() < HEADER {
         raise(corrupt());
     }
-    (i32::from_ne_bytes(b[0..4].try_into().expect("4 bytes")), 0)
+    i32::from_ne_bytes(b[0..4].try_into().expect("4 bytes"))
 }
 
-/// The bytes in use are tracked in the header's spare word.
+/// How many values the state holds (the rest is spare room).
 fn used_values(b: &[u8]) -> usize {
     u32::from_ne_bytes(b[4..8].try_into().expect("4 bytes")) as usize
 }
@@ -66,8 +66,7 @@ fn rfm_breaks_step(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
         } else {
             datum::owned_state(fcinfo)
         };
-        let (state_bins, _) = parse(datum::payload(v));
-        if state_bins != bins {
+        if bins_of(datum::payload(v)) != bins {
             raise(Error::invalid_parameter("rfm_breaks got different bins in one group").with_hint("pass a constant bins"));
         }
         if pgrx::pg_arg_is_null(fcinfo, 1) {
@@ -97,8 +96,7 @@ fn rfm_breaks_combine(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
     unsafe {
         let a = datum::varlena_bytes(pgrx::pg_getarg_datum_raw(fcinfo, 0));
         let b = datum::varlena_bytes(pgrx::pg_getarg_datum_raw(fcinfo, 1));
-        let ((bins_a, _), (bins_b, _)) = (parse(a), parse(b));
-        if bins_a != bins_b {
+        if bins_of(a) != bins_of(b) {
             raise(Error::invalid_parameter("rfm_breaks got different bins in one group").with_hint("pass a constant bins"));
         }
         let (na, nb) = (used_values(a), used_values(b));
@@ -135,7 +133,7 @@ pub fn report_empty_bins(what: &str, breaks: &[f64], max: f64, reverse: bool) {
 fn rfm_breaks_final(fcinfo: pg_sys::FunctionCallInfo) -> Option<Vec<f64>> {
     unsafe {
         let b = datum::varlena_bytes(pgrx::pg_getarg_datum_raw(fcinfo, 0));
-        let (bins, _) = parse(b);
+        let bins = bins_of(b);
         let mut values = values_of(b);
         let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let cuts = quantile::breaks(&mut values, quantile::check_bins(bins).or_raise())?;

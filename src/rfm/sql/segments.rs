@@ -33,6 +33,8 @@ struct Scan {
     as_of: i64,
     as_of_day: i32,
     keys: Keys,
+    /// local days of order times (the scan's own cache: no thread-local per row)
+    offsets: datum::OffsetCache,
     /// key of each customer, in first-seen order (integers, or bytes)
     int_keys: Vec<i64>,
     byte_keys: Vec<Box<[u8]>>,
@@ -86,7 +88,8 @@ impl Scan {
                 self.customers.push(Summary::new(self.as_of, self.as_of_day, false));
             }
             let amount = if *nulls.add(2) { None } else { Some(datum::amount(*values.add(2), self.amount_type)) };
-            self.customers[index as usize].add(at, datum::local_day(at), amount).or_raise();
+            let day = self.offsets.day(at);
+            self.customers[index as usize].add(at, day, amount).or_raise();
         }
     }
 }
@@ -282,6 +285,7 @@ fn rfm_segments(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
             as_of,
             as_of_day: datum::local_day(as_of),
             keys,
+            offsets: datum::OffsetCache::new(),
             int_keys: Vec::new(),
             byte_keys: Vec::new(),
             customers: Vec::new(),

@@ -45,6 +45,8 @@ SELECT rfm_agg(ordered_at, 'NaN'::numeric, now()) FROM orders;
 \echo :LAST_ERROR_SQLSTATE
 SELECT rfm_agg('infinity'::timestamptz, amount, 'infinity') FROM orders;
 \echo :LAST_ERROR_SQLSTATE
+SELECT rfm_agg('-infinity'::timestamptz, amount, now()) FROM orders;
+\echo :LAST_ERROR_SQLSTATE
 SELECT rfm_agg(ordered_at, amount, now() - customer_id * interval '1 day') FROM orders;
 \echo :LAST_ERROR_SQLSTATE
 SELECT rfm_agg(ordered_at, 1e40, now()) FROM orders;
@@ -94,7 +96,7 @@ CREATE TABLE text_orders AS SELECT 'c' || customer_id AS customer, ordered_at::t
 SELECT customer, frequency, monetary, rfm_cell
 FROM rfm_segments('text_orders', NULL::text, 'customer', 'at', as_of => '2025-01-10 12:00', map => NULL) ORDER BY customer;
 -- a single customer; an empty table
-SELECT customer, r_score, f_score, m_score, segment FROM rfm_segments('orders', NULL::bigint, as_of => '2025-01-02');
+SELECT customer, r_score, f_score, m_score, segment FROM rfm_segments('orders', NULL::bigint, as_of => '2025-01-01 23:00');
 CREATE TABLE no_orders (LIKE orders);
 SELECT count(*) FROM rfm_segments('no_orders', NULL::bigint);
 -- errors name what is wrong
