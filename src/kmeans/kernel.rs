@@ -56,22 +56,22 @@ impl Matrix {
         if self.rows == 0 || self.dims == 0 {
             return 0.0;
         }
+        // one pass: per-column sums of x and x² (relative to the first row, to
+        // keep the difference of squares well conditioned)
         let d = self.dims;
-        let mut mean = vec![0f64; d];
+        let origin: Vec<f64> = self.row(0).iter().map(|&x| f64::from(x)).collect();
+        let mut sum = vec![0f64; d];
+        let mut sum2 = vec![0f64; d];
         for i in 0..self.rows {
-            for (m, &x) in mean.iter_mut().zip(self.row(i)) {
-                *m += f64::from(x);
+            for (j, &x) in self.row(i).iter().enumerate() {
+                let t = f64::from(x) - origin[j];
+                sum[j] += t;
+                sum2[j] += t * t;
             }
         }
-        mean.iter_mut().for_each(|m| *m /= self.rows as f64);
-        let mut var = 0f64;
-        for i in 0..self.rows {
-            for (m, &x) in mean.iter().zip(self.row(i)) {
-                let t = f64::from(x) - m;
-                var += t * t;
-            }
-        }
-        var / (self.rows as f64 * d as f64)
+        let n = self.rows as f64;
+        let var: f64 = sum.iter().zip(&sum2).map(|(s, s2)| (s2 / n - (s / n) * (s / n)).max(0.0)).sum();
+        var / d as f64
     }
 }
 
@@ -118,35 +118,48 @@ pub fn working_bytes(rows: usize, k: usize, dims: usize) -> u64 {
     n * 4 + chunks * (k * d * 8 + k * 8) + k * d * (8 * 3 + 4) + k * 64
 }
 
+/// Centroids per register block of the distance loop (8 f32 lanes = one AVX register).
+const LANES: usize = 8;
+
+/// k rounded up to whole blocks: the row stride of the transposed centroids.
+fn padded(k: usize) -> usize {
+    k.div_ceil(LANES) * LANES
+}
+
 /// One fused pass over rows `start..start+labels.len()`: each row goes to its
-/// nearest centroid (`ct` holds the centroids transposed, d × k, as f32) and,
-/// when `update`, is added to that cluster's sums.
+/// nearest centroid (`ct` holds the centroids transposed, d × padded(k), as
+/// f32) and, when `update`, is added to that cluster's sums. Distances are
+/// accumulated 8 centroids at a time in a local array the compiler keeps in
+/// one vector register across the d features.
 #[inline(always)]
-fn chunk_pass_body(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
+fn chunk_pass_body<const FMA: bool>(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
     let d = m.dims;
+    let kp = padded(k);
     let mut p = Partial {
         sums: if update { vec![0.0; k * d] } else { Vec::new() },
         counts: vec![0; k],
         inertia: 0.0,
         changed: 0,
     };
-    let mut dist = vec![0f32; k];
     for (offset, label) in labels.iter_mut().enumerate() {
         let x = m.row(start + offset);
-        dist.fill(0.0);
-        for (j, &xj) in x.iter().enumerate() {
-            let column = &ct[j * k..(j + 1) * k];
-            for (acc, &c) in dist.iter_mut().zip(column) {
-                let t = xj - c;
-                *acc += t * t;
-            }
-        }
         let mut best = 0usize;
-        let mut best_d = dist[0];
-        for (c, &v) in dist.iter().enumerate().skip(1) {
-            if v < best_d {
-                best = c;
-                best_d = v;
+        let mut best_d = f32::INFINITY;
+        for block in (0..kp).step_by(LANES) {
+            let mut acc = [0f32; LANES];
+            for (j, &xj) in x.iter().enumerate() {
+                let column: &[f32; LANES] = ct[j * kp + block..j * kp + block + LANES].try_into().unwrap();
+                for l in 0..LANES {
+                    let t = xj - column[l];
+                    // fused multiply-add where the CPU has it (a libm call otherwise)
+                    acc[l] = if FMA { t.mul_add(t, acc[l]) } else { acc[l] + t * t };
+                }
+            }
+            for (l, &v) in acc.iter().enumerate().take(k - block) {
+                if v < best_d {
+                    best = block + l;
+                    best_d = v;
+                }
             }
         }
         if *label != best as u32 {
@@ -168,7 +181,7 @@ fn chunk_pass_body(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn chunk_pass_avx2(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
-    chunk_pass_body(m, ct, k, start, labels, update)
+    chunk_pass_body::<true>(m, ct, k, start, labels, update)
 }
 
 fn chunk_pass(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
@@ -179,15 +192,17 @@ fn chunk_pass(m: &Matrix, ct: &[f32], k: usize, start: usize, labels: &mut [u32]
             return unsafe { chunk_pass_avx2(m, ct, k, start, labels, update) };
         }
     }
-    chunk_pass_body(m, ct, k, start, labels, update)
+    chunk_pass_body::<false>(m, ct, k, start, labels, update)
 }
 
-/// The centroids (k × d, f64) transposed to d × k f32 for the distance loop.
+/// The centroids (k × d, f64) transposed to d × padded(k) f32 for the distance loop
+/// (padding columns are never chosen).
 fn transpose(centroids: &[f64], k: usize, d: usize) -> Vec<f32> {
-    let mut ct = vec![0f32; k * d];
+    let kp = padded(k);
+    let mut ct = vec![0f32; kp * d];
     for c in 0..k {
         for j in 0..d {
-            ct[j * k + c] = centroids[c * d + j] as f32;
+            ct[j * kp + c] = centroids[c * d + j] as f32;
         }
     }
     ct

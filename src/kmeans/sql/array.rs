@@ -80,6 +80,17 @@ pub unsafe fn read_shaped<T: FromF64>(datum: pg_sys::Datum, out: &mut Vec<T>, mu
     }
 }
 
+/// A non-finite value as PostgreSQL prints it.
+pub fn pg_float(x: f64) -> &'static str {
+    if x.is_nan() {
+        "NaN"
+    } else if x > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
+    }
+}
+
 pub trait FromF64: Copy {
     fn from_f64(x: f64) -> Self;
 }

@@ -71,7 +71,7 @@ unsafe fn assign_array(fcinfo: pg_sys::FunctionCallInfo, name: &str, n: usize) -
                     .with_hint("filter such rows, e.g. WHERE array_position(features, NULL) IS NULL"),
             ),
             Elements::NotFinite(at, x) => raise(
-                Error::invalid_parameter(format!("features have {x} at position {at}"))
+                Error::invalid_parameter(format!("features have {} at position {at}", super::array::pg_float(x)))
                     .with_hint("filter such rows, e.g. WHERE NOT features && '{NaN,Infinity,-Infinity}'"),
             ),
             Elements::MultiDim(d) => raise(

@@ -121,14 +121,14 @@ fn kmeans_fit(
             let needed = estimate_bytes(rows, dims, k, sample);
             if needed > limit {
                 return Err(over_limit(
-                    &format!("kmeans_fit of {rows} rows × {dims} dimensions with k = {k}"),
+                    &format!("kmeans_fit of {rows} × {dims} values (rows × dimensions) with k = {k}"),
                     needed,
                 ));
             }
         }
         Ok(())
     };
-    let loaded = load(&relation_text, &source, None, &mut budget);
+    let loaded = load(&relation_text, &source, None, estimated, &mut budget);
     let m = &loaded.matrix;
     if m.rows == 0 {
         raise(

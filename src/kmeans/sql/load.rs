@@ -104,7 +104,7 @@ fn element_error(what: Elements, row: u64, relation: &str, column: &str, dims: u
         ))
         .with_hint(format!("find such rows with SELECT * FROM {relation} WHERE array_position({col}, NULL) IS NOT NULL; fix them or fit on a view that filters them")),
         Elements::NotFinite(at, x) => Error::invalid_parameter(format!(
-            "feature array in row {row} of {relation} has {x} at position {at}"
+            "feature array in row {row} of {relation} has {} at position {at}", super::array::pg_float(x)
         ))
         .with_hint(format!("find such rows with SELECT * FROM {relation} WHERE {col} && '{{NaN,Infinity,-Infinity}}'; fix them or fit on a view that filters them")),
         Elements::MultiDim(n) => Error::invalid_parameter(format!(
@@ -122,8 +122,11 @@ fn element_error(what: Elements, row: u64, relation: &str, column: &str, dims: u
 }
 
 /// Reads every vector (or a reservoir sample of `sample` rows) of `relation`.
-pub fn load(relation: &str, source: &Source, sample: Option<(usize, u64)>, budget: Budget) -> Loaded {
+/// `expected_rows` (the planner's estimate) sizes the first allocation, so the
+/// matrix is not copied as it grows.
+pub fn load(relation: &str, source: &Source, sample: Option<(usize, u64)>, expected_rows: usize, budget: Budget) -> Loaded {
     let mut matrix = Matrix::new(0);
+    let mut reserved = false;
     let mut skipped = 0u64;
     let mut row_number = 0u64;
     let mut reservoir = sample.map(|(size, seed)| Reservoir::new(size, seed));
@@ -137,6 +140,13 @@ pub fn load(relation: &str, source: &Source, sample: Option<(usize, u64)>, budge
     let mut push = |buffer: &[f32], matrix: &mut Matrix, reservoir: &mut Option<Reservoir>| -> Result<()> {
         if matrix.dims == 0 && matrix.rows == 0 {
             matrix.dims = buffer.len();
+        }
+        if !reserved {
+            reserved = true;
+            // the memory check comes first, so the estimate is within the limit
+            budget(1, matrix.dims)?;
+            let rows = reservoir.as_ref().map_or(expected_rows, |r| r.capacity.min(expected_rows.max(1)));
+            matrix.data.reserve(rows.saturating_mul(matrix.dims));
         }
         match reservoir {
             None => {

@@ -62,11 +62,11 @@ fn kmeans_select_k(
     let mut budget = |rows: usize, dims: usize| {
         let needed = estimate_bytes(sample_size as usize, dims, k_max as usize, 0);
         if rows == 1 && needed > limit {
-            return Err(over_limit(&format!("kmeans_select_k of {sample_size} rows × {dims} dimensions up to k = {k_max}"), needed));
+            return Err(over_limit(&format!("kmeans_select_k of {sample_size} × {dims} values (rows × dimensions) up to k = {k_max}"), needed));
         }
         Ok(())
     };
-    let loaded = load(&relation_text, &source, Some((sample_size as usize, seed as u64)), &mut budget);
+    let loaded = load(&relation_text, &source, Some((sample_size as usize, seed as u64)), super::fit::estimated_rows(relation), &mut budget);
     let m = &loaded.matrix;
     if m.rows == 0 {
         raise(

@@ -46,7 +46,7 @@ fn element_error(what: Elements, dims: usize) -> Error {
     match what {
         Elements::Null(at) => Error::invalid_parameter(format!("kmeans_step features have a NULL element at position {at}"))
             .with_hint("filter such rows, e.g. WHERE array_position(features, NULL) IS NULL"),
-        Elements::NotFinite(at, x) => Error::invalid_parameter(format!("kmeans_step features have {x} at position {at}"))
+        Elements::NotFinite(at, x) => Error::invalid_parameter(format!("kmeans_step features have {} at position {at}", super::array::pg_float(x)))
             .with_hint("filter such rows, e.g. WHERE NOT features && '{NaN,Infinity,-Infinity}'"),
         Elements::Ok(n) => Error::invalid_parameter(format!("kmeans_step features have {n} elements, the centroids have {dims}"))
             .with_hint("pass centroids as a k × d array with d = the vector length"),

@@ -1,0 +1,138 @@
+"""k-means: kmeans_fit / kmeans_assign vs scikit-learn.
+
+Data: `kmeans_points_<d>` with one row per customer count (--customers rows),
+`f real[]` of d dimensions around 8 well-separated centres, deterministic
+(hashint8extended). Shapes: (d, k) = (4, 4), (16, 8), (32, 32).
+
+What is timed:
+- fit alone: `kmeans_fit` end to end inside PostgreSQL (reads the table, fits,
+  stores the model) from given initial centroids, max_iter 20, tol 0, vs
+  scikit-learn `KMeans(init=same, n_init=1, max_iter=20, tol=0, algorithm="lloyd")`
+  `.fit` on a float32 numpy array already in memory, threads matched
+  (pg_segment.kmeans_threads and threadpoolctl both = cores). Both sides run
+  the same Lloyd iterations from the same centroids (checked: same inertia).
+- export workflow (d=16, k=8): k-means++ fit and labels stored in a table, vs
+  what a user does today: COPY the features out, parse into numpy, KMeans fit
+  (k-means++, n_init=1), COPY the labels back into a table.
+- assign (d=16): `SELECT sum(kmeans_assign('m', f))` over every row vs a plain
+  scan reading the same column (`sum(cardinality(f))`).
+"""
+
+import io
+import os
+import time
+
+import numpy as np
+from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
+
+from runner import Case
+
+NEEDS_EVENTS = False
+SHAPES = [(4, 4), (16, 8), (32, 32)]
+ITERATIONS = 20
+THREADS = min(os.cpu_count() or 1, 8)
+
+
+def make_table(conn, n, d):
+    table = f"kmeans_points_{d}"
+    have = conn.execute("SELECT count(*) FROM pg_class WHERE relname = %s", [table]).fetchone()[0]
+    if have:
+        rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        if rows == n:
+            return table
+        conn.execute(f"DROP TABLE {table}")
+    start = time.perf_counter()
+    conn.execute(
+        f"""CREATE TABLE {table} AS
+            SELECT i AS id,
+                   ARRAY(SELECT ((i % 8) * 7 + j * 3) % 17 * 2.0
+                                + ((hashint8extended(i * 64 + j, 7) >> 11) & 1048575) / 1048576.0 * 3.0
+                         FROM generate_series(1, {d}) j)::real[] AS f
+            FROM generate_series(1, {n}) i"""
+    )
+    conn.execute(f"VACUUM ANALYZE {table}")
+    print(f"  generated {table} ({n} rows) in {time.perf_counter() - start:.1f} s", flush=True)
+    return table
+
+
+def export(conn, table, d):
+    """COPY id and features out and parse them into numpy (what a user's script does)."""
+    buf = io.BytesIO()
+    with conn.cursor().copy(f"COPY (SELECT id, array_to_string(f, ',') FROM {table}) TO STDOUT") as copy:
+        for chunk in copy:
+            buf.write(chunk)
+    text = buf.getvalue().replace(b"\t", b",").replace(b"\n", b",")
+    values = np.array(text.decode().rstrip(",").split(","), dtype=np.float64).reshape(-1, d + 1)
+    return values[:, 0].astype(np.int64), values[:, 1:].astype(np.float32)
+
+
+def write_back(conn, ids, labels):
+    conn.execute("DROP TABLE IF EXISTS bench_labels_peer")
+    conn.execute("CREATE TABLE bench_labels_peer (id int, cluster int)")
+    out = io.StringIO()
+    np.savetxt(out, np.column_stack([ids, labels + 1]), fmt="%d", delimiter="\t")
+    with conn.cursor().copy("COPY bench_labels_peer FROM STDIN") as copy:
+        copy.write(out.getvalue())
+
+
+def cases(ctx):
+    conn = ctx.connect(autocommit=True)
+    conn.execute("SET client_min_messages = warning")
+    conn.execute(f"SET pg_segment.kmeans_threads = {THREADS}")
+    # rows of the point tables: --customers, or KMEANS_BENCH_ROWS (so 1M points need not generate 1M customers)
+    n = int(os.environ.get("KMEANS_BENCH_ROWS", ctx.customers))
+    for d, k in SHAPES:
+        table = make_table(conn, n, d)
+        state = {}
+
+        def setup(table=table, d=d, k=k, state=state):
+            _, x = export(conn, table, d)
+            state["x"] = x
+            rng = np.random.default_rng(0)
+            state["init"] = x[rng.choice(len(x), k, replace=False)].astype(np.float64)
+
+        def ours(table=table, k=k, state=state):
+            row = conn.execute(
+                f"SELECT inertia, iterations, elapsed_ms FROM kmeans_fit('bench_km', '{table}', 'f', {k}, "
+                f"max_iter => {ITERATIONS}, tol => 0, init_centroids => %s::float8[])",
+                [state["init"].tolist()],
+            ).fetchone()
+            state["ours"] = row
+
+        def peer(k=k, state=state):
+            with threadpool_limits(limits=THREADS):
+                km = KMeans(n_clusters=k, init=state["init"].astype(np.float32), n_init=1, max_iter=ITERATIONS,
+                            tol=0, algorithm="lloyd").fit(state["x"])
+            state["peer"] = (km.inertia_, km.n_iter_)
+            if "ours" in state:
+                ours_inertia, ours_iter, elapsed = state["ours"]
+                print(f"    d={d} k={k}: inertia {ours_inertia:.6g} vs {km.inertia_:.6g}, iterations {ours_iter} vs "
+                      f"{km.n_iter_}, kmeans_fit {elapsed:.0f} ms", flush=True)
+
+        yield Case(f"fit alone, d={d} k={k}: kmeans_fit vs KMeans.fit (same init, {ITERATIONS} iterations)",
+                   ours, peer, "sklearn KMeans.fit on numpy", goal=0.5, setup=setup)
+
+    table = make_table(conn, n, 16)
+
+    def workflow_ours():
+        conn.execute(f"SELECT kmeans_fit('bench_km_pp', '{table}', 'f', 8, seed => 1)")
+        conn.execute("DROP TABLE IF EXISTS bench_labels_ours")
+        conn.execute(f"CREATE TABLE bench_labels_ours AS SELECT id, kmeans_assign('bench_km_pp', f) AS cluster FROM {table}")
+
+    def workflow_peer():
+        ids, x = export(conn, table, 16)
+        with threadpool_limits(limits=THREADS):
+            km = KMeans(n_clusters=8, n_init=1, random_state=1, algorithm="lloyd").fit(x)
+        write_back(conn, ids, km.labels_)
+
+    yield Case("export workflow, d=16 k=8: fit + labels into a table", workflow_ours, workflow_peer,
+               "COPY out + numpy + sklearn fit + COPY labels in", goal=0.1)
+
+    def assign_ours():
+        conn.execute(f"SELECT sum(kmeans_assign('bench_km_pp', f)) FROM {table}").fetchone()
+
+    def assign_scan():
+        conn.execute(f"SELECT sum(cardinality(f)) FROM {table}").fetchone()
+
+    yield Case("assign every row, d=16 k=8", assign_ours, assign_scan, "plain scan of the column", goal=2.0)
