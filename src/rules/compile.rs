@@ -292,7 +292,7 @@ impl<'a> Compiler<'a> {
                 e,
                 SqlState::UndefinedColumn,
                 format!("attribute \"{name}\" does not exist"),
-                "use an attribute of the ruleset's input type (names are case-sensitive as stored; unquoted names are read as written)",
+                "use an attribute of the ruleset's input type (unquoted names fold to lower case, as in SQL; quote mixed-case names: \"Spend\")",
             )),
         }
     }

@@ -12,7 +12,7 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
 
 /// Longest rule text accepted (characters).
-pub const MAX_RULE_LENGTH: usize = 10_000;
+pub const MAX_RULE_LENGTH: usize = 100_000;
 /// Deepest nesting the parser follows (parentheses, NOT, operators).
 pub const MAX_DEPTH: usize = 64;
 

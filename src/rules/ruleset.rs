@@ -123,6 +123,23 @@ fn in_rule(index: usize, rule: &RuleDef, located: Located) -> Error {
     error
 }
 
+/// The rule text an expression was parsed from (sqlparser's rendering if its span is unknown).
+fn source_text(text: &str, e: &sqlparser::ast::Expr) -> String {
+    use sqlparser::ast::Spanned;
+    let span = e.span();
+    let start = parse::offset(text, span.start.line, span.start.column);
+    let end = parse::offset(text, span.end.line, span.end.column);
+    if let (Some(start), Some(end)) = (start, end) {
+        if start <= end {
+            let slice: String = text.chars().skip(start - 1).take(end - start).collect();
+            if !slice.trim().is_empty() {
+                return slice.trim().to_string();
+            }
+        }
+    }
+    e.to_string()
+}
+
 /// Validates the shape of a definition (names, at least one rule).
 pub fn check_definition(def: &Definition) -> Result<()> {
     if def.rules.is_empty() {
@@ -155,7 +172,7 @@ pub fn compile(def: &Definition, slots: &mut Slots, exists: &dyn Fn(&str) -> boo
         for part in Compiler::conjuncts(&expr) {
             let mut c = Compiler::new(&rule.when, &mut scope, env);
             let n = c.condition(part).map_err(|l| in_rule(i, rule, l))?;
-            conjuncts.push((part.to_string(), n));
+            conjuncts.push((source_text(&rule.when, part), n));
         }
         rules.push(Rule { segment: rule.segment.clone(), when: rule.when.clone(), node, conjuncts, reads });
     }
@@ -314,7 +331,12 @@ impl Program {
             let mut values = Map::new();
             for name in &rule.reads {
                 if let Some(slot) = self.slots.attrs.iter().position(|(n, _)| n == name) {
-                    values.insert(name.clone(), attrs[slot].to_json());
+                    let mut v = attrs[slot].to_json();
+                    // timestamptz values are UTC instants: say so.
+                    if let (Type::TimestampTz, serde_json::Value::String(s)) = (self.slots.attrs[slot].1, &mut v) {
+                        s.push_str("+00");
+                    }
+                    values.insert(name.clone(), v);
                 }
             }
             let mut entry = json!({"rule": i + 1, "segment": rule.segment, "when": rule.when, "matched": truth(result), "values": values});

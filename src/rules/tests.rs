@@ -249,6 +249,10 @@ fn first_match_wins_and_matches_lists_all() {
     assert_eq!(e["rule"], 2);
     assert_eq!(e["rules"][0]["matched"], false);
     assert_eq!(e["rules"][0]["failed"][0]["condition"], "x >= 1000");
+    let d = def("t2", &[("A", "a >= 1 AND (p OR q)  AND  last_order_at >= now() - interval '30 days'")], None);
+    let p2 = Program::build(d, &mut |_| Ok(None), &env()).unwrap();
+    let texts: Vec<&str> = p2.main().rules[0].conjuncts.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(texts, vec!["a >= 1", "p OR q", "last_order_at >= now() - interval '30 days'"]);
     assert_eq!(e["rules"][0]["values"]["x"], 150.0);
     assert_eq!(e["rules"].as_array().unwrap().len(), 2);
     let e = p.explain(&at(Value::Null), &env()).unwrap();
