@@ -3,6 +3,7 @@
 -- flags) and the migration matrix between the two runs.
 --   cdnow_rfm       RFM segment names (rfm_segments over the orders)
 --   cdnow_lifecycle a ruleset over the enriched row (RFM fields of each customer)
+--   cdnow_clusters  the k-means model of 30_kmeans.sql over customer_features
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
@@ -12,8 +13,8 @@ SELECT segmentation_create('cdnow_rfm', 'customers', 'customer_id', orders => 'o
 -- The ruleset reads the segmentation's input row (customer columns + RFM
 -- fields as of each refresh), so it is created after the segmentation.
 SELECT segmentation_create('cdnow_lifecycle', 'customers', 'customer_id', orders => 'orders',
-                           ruleset => 'cdnow_lifecycle') AS input_view;
-SELECT segment_ruleset_create('cdnow_lifecycle', '[
+                           ruleset => 'cdnow_segment_lifecycle') AS input_view;
+SELECT segment_ruleset_create('cdnow_segment_lifecycle', '[
     {"segment": "not yet a customer", "when": "frequency IS NULL"},
     {"segment": "lapsed",             "when": "recency_days > 180"},
     {"segment": "top spender",        "when": "monetary >= 200"},
@@ -24,6 +25,10 @@ CALL segment_refresh('cdnow_rfm', '1997-12-31');
 CALL segment_refresh('cdnow_rfm', '1998-06-30');
 CALL segment_refresh('cdnow_lifecycle', '1997-12-31');
 CALL segment_refresh('cdnow_lifecycle', '1998-06-30');
+
+SELECT segmentation_create('cdnow_clusters', 'customer_features', 'customer_id',
+                           kmeans_model => 'cdnow_rfm', kmeans_features => 'features') AS input_view;
+CALL segment_refresh('cdnow_clusters', '1998-06-30');
 
 \echo
 \echo '== Segment runs (segment_runs) =='
@@ -37,6 +42,11 @@ SELECT segment, customers, round(share::numeric, 3) AS share, previous_customers
        round(change::numeric, 3) AS change, round(avg_recency_days::numeric) AS recency_days,
        round(avg_frequency::numeric, 1) AS frequency, round(avg_monetary::numeric, 2) AS monetary, flags
 FROM segment_summary WHERE segmentation = 'cdnow_rfm' ORDER BY customers DESC;
+
+\echo
+\echo '== k-means clusters (segment_summary) =='
+SELECT segment, customers, round(share::numeric, 3) AS share
+FROM segment_summary WHERE segmentation = 'cdnow_clusters' ORDER BY segment;
 
 \echo
 \echo '== Lifecycle history (segment_history) =='
