@@ -26,6 +26,8 @@ listen_addresses = ''
 unix_socket_directories = '$dir'
 shared_preload_libraries = 'pg_cron'
 cron.database_name = '${PG_SEGMENT_CRON_DB:-postgres}'
+# pg_cron connects to run jobs: over the socket, as the cluster does not listen on TCP
+cron.host = '$dir'
 fsync = off
 synchronous_commit = off
 full_page_writes = off
