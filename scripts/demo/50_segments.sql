@@ -7,6 +7,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
+\o /dev/null
 SELECT segmentation_create('cdnow_rfm', 'customers', 'customer_id', orders => 'orders',
                            max_size_change => 0.25, min_segment_size => 500) AS input_view;
 
@@ -29,6 +30,7 @@ CALL segment_refresh('cdnow_lifecycle', '1998-06-30');
 SELECT segmentation_create('cdnow_clusters', 'customer_features', 'customer_id',
                            kmeans_model => 'cdnow_rfm', kmeans_features => 'features') AS input_view;
 CALL segment_refresh('cdnow_clusters', '1998-06-30');
+\o
 
 \echo
 \echo '== Segment runs (segment_runs) =='
@@ -42,6 +44,19 @@ SELECT segment, customers, round(share::numeric, 3) AS share, previous_customers
        round(change::numeric, 3) AS change, round(avg_recency_days::numeric) AS recency_days,
        round(avg_frequency::numeric, 1) AS frequency, round(avg_monetary::numeric, 2) AS monetary, flags
 FROM segment_summary WHERE segmentation = 'cdnow_rfm' ORDER BY customers DESC;
+
+\echo
+\echo '== Personas of the RFM segments as of 1998-06-30 (segment_personas over segment_membership) =='
+-- Any label source works: here the current RFM segment of each customer,
+-- joined to the attributes that 20_profile.sql derived from the orders.
+CREATE VIEW cdnow_rfm_personas_input AS
+SELECT p.*, m.segment AS rfm_segment
+FROM customer_profile p
+JOIN segment_membership m ON m.segmentation = 'cdnow_rfm' AND m.customer_key = p.customer_id::text;
+SELECT segment, customers, round(100 * share::numeric, 1) AS "share %", representative, summary
+FROM segment_personas('cdnow_rfm_personas_input', 'rfm_segment', 'customer_id',
+                      attributes => ARRAY['spend', 'orders', 'days_since_last', 'avg_order_value', 'usual_basket'])
+ORDER BY customers DESC;
 
 \echo
 \echo '== k-means clusters (segment_summary) =='
