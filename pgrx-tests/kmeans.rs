@@ -5,24 +5,7 @@
 #[pgrx::pg_schema]
 mod tests {
     use pgrx::prelude::*;
-
-    /// (SQLSTATE, message) of the error `sql` raises, or None.
-    fn kmeans_error_of(sql: &str) -> Option<(String, String)> {
-        let quoted = sql.replace('\'', "''");
-        let got = Spi::get_one::<String>(&format!(
-            "DO $$ DECLARE s text; m text; BEGIN
-               EXECUTE '{quoted}';
-               PERFORM set_config('pg_segment_test.err', '', true);
-             EXCEPTION WHEN OTHERS THEN
-               GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT;
-               PERFORM set_config('pg_segment_test.err', s || '|' || m, true);
-             END $$;
-             SELECT current_setting('pg_segment_test.err')"
-        ))
-        .unwrap()
-        .unwrap_or_default();
-        got.split_once('|').map(|(s, m)| (s.to_string(), m.to_string()))
-    }
+    use crate::pgrx_tests::support::error_of;
 
     fn kmeans_text(sql: &str) -> String {
         Spi::get_one::<String>(sql).unwrap().unwrap_or_else(|| "NULL".into())
@@ -79,7 +62,7 @@ mod tests {
         assert_ne!(v1, v2);
         assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM kmeans_models WHERE name = 'kr'").unwrap(), Some(1));
         Spi::run("SELECT kmeans_drop('kr')").unwrap();
-        let (state, message) = kmeans_error_of("SELECT kmeans_assign('kr', '{0,0}'::real[])").unwrap();
+        let (state, message) = error_of("SELECT kmeans_assign('kr', '{0,0}'::real[])").unwrap();
         assert_eq!((state.as_str(), message.as_str()), ("42704", "k-means model \"kr\" does not exist"));
     }
 
@@ -196,7 +179,7 @@ mod tests {
         // a column model refuses rows
         Spi::run("CREATE TABLE km_v (f real[]); INSERT INTO km_v VALUES ('{1}'), ('{2}')").unwrap();
         Spi::run("SELECT kmeans_fit('kmc', 'km_v', 'f', 1)").unwrap();
-        let (state, _) = kmeans_error_of("SELECT kmeans_assign('kmc', c) FROM km_customers c").unwrap();
+        let (state, _) = error_of("SELECT kmeans_assign('kmc', c) FROM km_customers c").unwrap();
         assert_eq!(state, "42804");
     }
 
@@ -226,17 +209,17 @@ mod tests {
             ("SELECT kmeans_drop('nope')", "42704", "k-means model \"nope\" does not exist"),
         ];
         for (sql, state, message) in cases {
-            let got = kmeans_error_of(sql).unwrap_or_else(|| panic!("no error from {sql}"));
+            let got = error_of(sql).unwrap_or_else(|| panic!("no error from {sql}"));
             assert_eq!((got.0.as_str(), got.1.as_str()), (state, message), "{sql}");
         }
         // constant data with k = 1: the point itself, inertia 0
         assert_eq!(kmeans_text("SELECT row(inertia, converged)::text FROM kmeans_fit('c', 'km_const', 'f', 1)"), "(0,t)");
         assert_eq!(kmeans_text("SELECT centroids::text FROM kmeans_models WHERE name = 'c'"), "{{7,7}}");
-        let (state, message) = kmeans_error_of("SELECT kmeans_assign('c', '{1,2,3}'::real[])").unwrap();
+        let (state, message) = error_of("SELECT kmeans_assign('c', '{1,2,3}'::real[])").unwrap();
         assert_eq!((state.as_str(), message.as_str()), ("22023", "features have 3 elements, but k-means model \"c\" has 2 dimensions"));
         // k × d too large for the memory limit: 54000 with both numbers
         Spi::run("SET LOCAL pg_segment.kmeans_memory_limit = '1MB'").unwrap();
-        let (state, message) = kmeans_error_of("SELECT kmeans_fit('big', 'km_const', 'f', 100000)").unwrap();
+        let (state, message) = error_of("SELECT kmeans_fit('big', 'km_const', 'f', 100000)").unwrap();
         assert_eq!(state, "54000");
         assert!(message.contains("needs about") && message.contains("(1.0 MB)"), "{message}");
     }

@@ -10,3 +10,4 @@ mod profile;
 mod rfm;
 mod rules;
 mod segments;
+mod support; // helpers shared by the area test files

@@ -5,35 +5,7 @@
 #[pgrx::pg_schema]
 mod tests {
     use pgrx::prelude::*;
-
-    /// Runs `sql` and returns (SQLSTATE, message) of the error it raises, or None.
-    fn profile_error_of(sql: &str) -> Option<(String, String)> {
-        let quoted = sql.replace('\'', "''");
-        let got = Spi::get_one::<String>(&format!(
-            "DO $$ DECLARE s text; m text; BEGIN
-               EXECUTE '{quoted}';
-               PERFORM set_config('pg_segment_test.err', '', true);
-             EXCEPTION WHEN OTHERS THEN
-               GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT;
-               PERFORM set_config('pg_segment_test.err', s || '|' || m, true);
-             END $$;
-             SELECT current_setting('pg_segment_test.err')"
-        ))
-        .unwrap()
-        .unwrap_or_default();
-        got.split_once('|').map(|(s, m)| (s.to_string(), m.to_string()))
-    }
-
-    /// Every row of a query as text, in order, run without a row limit (so it may go parallel).
-    fn profile_rows(sql: &str) -> Vec<String> {
-        Spi::connect(|client| {
-            client
-                .select(sql, None, &[])
-                .unwrap()
-                .map(|row| row.get::<String>(1).unwrap().unwrap_or_else(|| "NULL".into()))
-                .collect()
-        })
-    }
+    use crate::pgrx_tests::support::{error_of, query_rows};
 
     fn profile_vector_of(sql: &str) -> Vec<f32> {
         Spi::get_one::<Vec<f32>>(sql).unwrap().unwrap()
@@ -93,7 +65,7 @@ mod tests {
         let unseen = profile_vector_of(r#"SELECT profile_vector('pt', '{"city": "zzz"}'::jsonb)"#);
         assert_eq!(&unseen[2..4], &[0.0, 1.0]);
         assert_eq!(Spi::get_one::<Vec<f32>>("SELECT profile_vector('pt', NULL::pt_customers)").unwrap(), None);
-        let layout = profile_rows("SELECT feature || ':' || kind FROM profile_layout('pt') ORDER BY position");
+        let layout = query_rows("SELECT feature || ':' || kind FROM profile_layout('pt') ORDER BY position");
         assert_eq!(layout, ["x:numeric", "n:numeric", "city=a:category", "city=(other):other", "ok:boolean", "tags=eco:tag", "tags=vip:tag"]);
     }
 
@@ -104,9 +76,9 @@ mod tests {
         let nan = profile_vector_of("SELECT profile_vector('ptf', f) FROM pt_floats f WHERE x = 'NaN'");
         assert_eq!(nan, vec![2.0]);
         Spi::run("INSERT INTO pt_floats VALUES ('Infinity')").unwrap();
-        let (state, message) = profile_error_of("SELECT profile_vector('ptf', f) FROM pt_floats f").unwrap();
+        let (state, message) = error_of("SELECT profile_vector('ptf', f) FROM pt_floats f").unwrap();
         assert_eq!((state.as_str(), message.as_str()), ("22023", "feature \"x\" cannot use inf"));
-        let (state, _) = profile_error_of(r#"SELECT profile_fit('ptf', 'pt_floats', '{"features": [{"column": "x"}]}')"#).unwrap();
+        let (state, _) = error_of(r#"SELECT profile_fit('ptf', 'pt_floats', '{"features": [{"column": "x"}]}')"#).unwrap();
         assert_eq!(state, "22023");
     }
 
@@ -130,7 +102,7 @@ mod tests {
         // refit from the stored spec, then drop
         assert_eq!(Spi::get_one::<i32>("SELECT profile_refit('ptr')").unwrap(), Some(1));
         assert_eq!(Spi::get_one::<bool>("SELECT profile_drop('ptr')").unwrap(), Some(true));
-        let (state, _) = profile_error_of("SELECT profile_vector('ptr', c) FROM pt_customers c").unwrap();
+        let (state, _) = error_of("SELECT profile_vector('ptr', c) FROM pt_customers c").unwrap();
         assert_eq!(state, "42704");
     }
 
@@ -143,7 +115,7 @@ mod tests {
     }
 
     fn profile_plan(sql: &str) -> String {
-        profile_rows(&format!("EXPLAIN (COSTS OFF) {sql}")).join("\n")
+        query_rows(&format!("EXPLAIN (COSTS OFF) {sql}")).join("\n")
     }
 
     #[pg_test]
@@ -156,10 +128,10 @@ mod tests {
         Spi::run(r#"SELECT profile_fit('ptp', 'pt_many', '{"features": [{"column": "x"}, {"column": "city"}]}')"#).unwrap();
         let sql = "SELECT md5(string_agg(v::text, ';' ORDER BY id)) FROM (SELECT id, profile_vector('ptp', m) AS v FROM pt_many m) s";
         Spi::run("SET LOCAL max_parallel_workers_per_gather = 0").unwrap();
-        let serial = profile_rows(sql);
+        let serial = query_rows(sql);
         profile_force_parallel();
         assert!(profile_plan(sql).contains("Parallel Seq Scan"), "{}", profile_plan(sql));
-        assert_eq!(profile_rows(sql), serial);
+        assert_eq!(query_rows(sql), serial);
     }
 
     fn profile_sample_events() {
@@ -183,7 +155,7 @@ mod tests {
     #[pg_test]
     fn profile_behaviour_equals_hand_counts() {
         profile_sample_events();
-        let row = profile_rows(
+        let row = query_rows(
             "SELECT concat_ws(' ', (b).events, (b).events_7d, (b).events_30d, (b).events_90d, (b).orders, (b).visits, (b).visits_30d,
                               round((b).conversion::numeric, 4), (b).active_days, (b).active_days_30d, (b).days_since_last,
                               (b).favourite_category, (b).favourite_share, (b).peak_hour, (b).top_channel, (b).channel_mix,
@@ -228,12 +200,12 @@ mod tests {
                           FROM pt_many_events GROUP BY customer_id) s";
         let whole = "SELECT behaviour_agg(occurred_at, event_type, category, channel, '2024-12-31')::text FROM pt_many_events";
         Spi::run("SET LOCAL max_parallel_workers_per_gather = 0").unwrap();
-        let (serial_grouped, serial_whole) = (profile_rows(grouped), profile_rows(whole));
+        let (serial_grouped, serial_whole) = (query_rows(grouped), query_rows(whole));
         profile_force_parallel();
         assert!(profile_plan(whole).contains("Partial Aggregate"), "{}", profile_plan(whole));
         assert!(profile_plan(grouped).contains("Partial"), "{}", profile_plan(grouped));
-        assert_eq!(profile_rows(grouped), serial_grouped);
-        assert_eq!(profile_rows(whole), serial_whole);
+        assert_eq!(query_rows(grouped), serial_grouped);
+        assert_eq!(query_rows(whole), serial_whole);
         // the whole table in one state: 366 days of 2024 at most, 13 categories
         let days = Spi::get_one::<i32>(
             "SELECT (behaviour_agg(occurred_at, event_type, category, channel, '2024-12-31')).active_days FROM pt_many_events",
@@ -249,7 +221,7 @@ mod tests {
     /// Many distinct labels make the in-place state grow several times.
     #[pg_test]
     fn profile_behaviour_state_grows_in_place() {
-        let got = profile_rows(
+        let got = query_rows(
             "SELECT concat_ws(' ', (b).events, (b).active_days, (b).favourite_category, (SELECT count(*) FROM jsonb_object_keys((b).channel_mix)),
                               (SELECT count(*) FROM jsonb_object_keys((b).event_counts)))
              FROM (SELECT behaviour_agg(timestamptz '2024-01-01' + i * interval '1 day', 'type' || (i % 40),
@@ -261,7 +233,7 @@ mod tests {
 
     #[pg_test]
     fn profile_catalog_is_kept_by_pg_dump() {
-        let config = profile_rows(
+        let config = query_rows(
             "SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'pg_segment' ORDER BY 1",
         );
         assert!(config.iter().any(|c| c.ends_with("profile_specs")), "{config:?}");
@@ -276,7 +248,7 @@ mod tests {
                                           (4, 'bronze', 10, 'Austin'), (5, 'bronze', NULL, 'Austin'), (6, 'bronze', 20, NULL)",
         )
         .unwrap();
-        let rows = profile_rows(
+        let rows = query_rows(
             "SELECT concat_ws(' | ', segment, customers, share, representative, summary)
              FROM segment_personas('pt_people', 'tier', 'id') ORDER BY segment",
         );
@@ -290,7 +262,7 @@ mod tests {
                 "gold | 3 | 0.5 | 1 | 50.0% of customers (3); 1.5× average spend; mostly city: Boston (67%)",
             ]
         );
-        let spend = profile_rows(
+        let spend = query_rows(
             "SELECT concat_ws(' ', mean, median, population_mean, population_median, round(std_diff::numeric, 6))
              FROM segment_persona_attributes('pt_people', 'tier', attributes => ARRAY['spend']) WHERE segment = 'gold'",
         );
@@ -326,16 +298,16 @@ mod tests {
             ("SELECT behaviour_agg_final('\\x00'::bytea)", "22P02"),
             ("SELECT * FROM segment_personas('pt_customers', 'nope')", "42703"),
         ] {
-            let got = profile_error_of(sql).map(|(s, _)| s);
+            let got = error_of(sql).map(|(s, _)| s);
             assert_eq!(got.as_deref(), Some(state), "{sql}");
         }
         Spi::run(r#"SELECT profile_fit('e', 'pt_customers', '{"features": [{"column": "x"}, {"column": "city", "unseen": "error", "other": false}]}')"#)
             .unwrap();
-        let (state, message) = profile_error_of(r#"SELECT profile_vector('e', '{"city": "zzz"}'::jsonb)"#).unwrap();
+        let (state, message) = error_of(r#"SELECT profile_vector('e', '{"city": "zzz"}'::jsonb)"#).unwrap();
         assert_eq!((state.as_str(), message.as_str()), ("22023", "feature \"city\" has no category \"zzz\""));
-        let (state, _) = profile_error_of("SELECT profile_vector('e', t) FROM (SELECT 1 AS x) t").unwrap();
+        let (state, _) = error_of("SELECT profile_vector('e', t) FROM (SELECT 1 AS x) t").unwrap();
         assert_eq!(state, "42703");
-        let (state, _) = profile_error_of("SELECT profile_vector('e', t) FROM (SELECT 'a'::text AS x, 'b'::text AS city) t").unwrap();
+        let (state, _) = error_of("SELECT profile_vector('e', t) FROM (SELECT 'a'::text AS x, 'b'::text AS city) t").unwrap();
         assert_eq!(state, "42804");
     }
 }

@@ -6,41 +6,14 @@
 #[pgrx::pg_schema]
 mod tests {
     use pgrx::prelude::*;
-
-    /// Runs `sql` and returns (SQLSTATE, message) of the error it raises, or None.
-    fn rfm_error_of(sql: &str) -> Option<(String, String)> {
-        let quoted = sql.replace('\'', "''");
-        let got = Spi::get_one::<String>(&format!(
-            "DO $$ DECLARE s text; m text; BEGIN
-               EXECUTE '{quoted}';
-               PERFORM set_config('pg_segment_test.err', '', true);
-             EXCEPTION WHEN OTHERS THEN
-               GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT;
-               PERFORM set_config('pg_segment_test.err', s || '|' || m, true);
-             END $$;
-             SELECT current_setting('pg_segment_test.err')"
-        ))
-        .unwrap()
-        .unwrap_or_default();
-        got.split_once('|').map(|(s, m)| (s.to_string(), m.to_string()))
-    }
+    use crate::pgrx_tests::support::{error_of, query_rows};
 
     fn rfm_state_of(sql: &str) -> String {
-        rfm_error_of(sql).map(|(s, _)| s).unwrap_or_else(|| "ok".into())
-    }
-
-    fn rfm_rows(sql: &str) -> Vec<String> {
-        Spi::connect(|client| {
-            client
-                .select(sql, None, &[])
-                .unwrap()
-                .map(|row| row.get::<String>(1).unwrap().unwrap_or_else(|| "NULL".into()))
-                .collect()
-        })
+        error_of(sql).map(|(s, _)| s).unwrap_or_else(|| "ok".into())
     }
 
     fn rfm_one(sql: &str) -> String {
-        rfm_rows(sql).join("\n")
+        query_rows(sql).join("\n")
     }
 
     fn rfm_force_parallel() {
@@ -69,7 +42,7 @@ mod tests {
     #[pg_test]
     fn rfm_agg_equals_hand_computed_values() {
         rfm_sample();
-        let got = rfm_rows(
+        let got = query_rows(
             "SELECT customer_id || ' ' || rfm_agg(ordered_at, amount, '2025-01-10 12:00')::text
              FROM rt_orders GROUP BY customer_id ORDER BY customer_id",
         );
@@ -158,7 +131,7 @@ mod tests {
                        (SELECT f FROM b WHERE b.customer_id = o.customer_id), (SELECT r FROM b WHERE b.customer_id = o.customer_id),
                        (SELECT t FROM b WHERE b.customer_id = o.customer_id))
                     FROM o GROUP BY customer_id ORDER BY customer_id";
-        let (a, b) = (rfm_rows(ours), rfm_rows(reference));
+        let (a, b) = (query_rows(ours), query_rows(reference));
         assert_eq!(a.len(), 700);
         for (x, y) in a.iter().zip(&b) {
             assert_eq!(x, y);
@@ -178,12 +151,12 @@ mod tests {
         let grouped = format!("SELECT md5(string_agg(x, ';')) FROM ({ours}) s(x)");
         let whole = "SELECT rfm_agg(ordered_at, amount, '2025-06-01')::text FROM rt_many";
         Spi::run("SET LOCAL max_parallel_workers_per_gather = 0").unwrap();
-        let (serial_grouped, serial_whole) = (rfm_rows(&grouped), rfm_rows(whole));
+        let (serial_grouped, serial_whole) = (query_rows(&grouped), query_rows(whole));
         rfm_force_parallel();
-        let plan = rfm_rows(&format!("EXPLAIN (COSTS OFF) {whole}")).join("\n");
+        let plan = query_rows(&format!("EXPLAIN (COSTS OFF) {whole}")).join("\n");
         assert!(plan.contains("Partial Aggregate"), "{plan}");
-        assert_eq!(rfm_rows(&grouped), serial_grouped);
-        assert_eq!(rfm_rows(whole), serial_whole);
+        assert_eq!(query_rows(&grouped), serial_grouped);
+        assert_eq!(query_rows(whole), serial_whole);
     }
 
     #[pg_test]
@@ -197,7 +170,7 @@ mod tests {
         assert_eq!(agg("'-infinity'::timestamptz, amount, now()"), "22023");
         assert_eq!(agg("ordered_at, amount, now() - customer_id * interval '1 day'"), "22023");
         assert_eq!(agg("ordered_at, 1e40::numeric, now()"), "22003");
-        let (_, message) = rfm_error_of("SELECT rfm_agg(ordered_at, amount, NULL::timestamptz) FROM rt_orders").unwrap();
+        let (_, message) = error_of("SELECT rfm_agg(ordered_at, amount, NULL::timestamptz) FROM rt_orders").unwrap();
         assert_eq!(message, "as_of must not be null");
     }
 
@@ -233,10 +206,10 @@ mod tests {
         // parallel = serial
         Spi::run("CREATE TABLE rt_values AS SELECT (i * 31 % 977)::float8 AS x FROM generate_series(1, 50000) i; ANALYZE rt_values").unwrap();
         let sql = "SELECT rfm_breaks(x, 7)::text FROM rt_values";
-        let serial = rfm_rows(sql);
+        let serial = query_rows(sql);
         rfm_force_parallel();
-        assert!(rfm_rows(&format!("EXPLAIN (COSTS OFF) {sql}")).join("\n").contains("Partial Aggregate"));
-        assert_eq!(rfm_rows(sql), serial);
+        assert!(query_rows(&format!("EXPLAIN (COSTS OFF) {sql}")).join("\n").contains("Partial Aggregate"));
+        assert_eq!(query_rows(sql), serial);
     }
 
     #[pg_test]
@@ -245,7 +218,7 @@ mod tests {
         assert_eq!(rfm_one("SELECT count(*)::text FROM rfm_segment_map_check('standard')"), "0");
         let standard = crate::rfm::segment_map::standard();
         let table = standard.table();
-        let names = rfm_rows(
+        let names = query_rows(
             "SELECT rfm_segment_name(r, f, m) FROM generate_series(1, 5) r, generate_series(1, 5) f, generate_series(1, 5) m ORDER BY r, f, m",
         );
         assert_eq!(names, table);
@@ -297,7 +270,7 @@ mod tests {
         let one_call = "SELECT concat_ws(' ', customer, (first_order_at, last_order_at, recency_days, frequency, monetary, avg_order_value, tenure_days,
                                 btyd_frequency, btyd_recency, btyd_t, btyd_monetary_value)::rfm, r_score, f_score, m_score, rfm_cell, segment)
                         FROM rfm_segments('rt_seg', NULL::bigint, as_of => '2025-01-01') ORDER BY customer";
-        let (a, b) = (rfm_rows(composed), rfm_rows(one_call));
+        let (a, b) = (query_rows(composed), query_rows(one_call));
         assert_eq!(a.len(), 998); // 997 + customer 5000; 5001 orders later, NULL key and NULL time skipped
         assert_eq!(a, b);
         assert_eq!(rfm_one("SELECT count(*)::text FROM rfm_segments('rt_seg', NULL::bigint, as_of => '2025-01-01') WHERE segment IS NULL"), "0");
@@ -330,7 +303,7 @@ mod tests {
     #[pg_test]
     fn rfm_segments_errors_name_what_is_wrong() {
         rfm_sample();
-        let err = |sql: &str| rfm_error_of(sql).unwrap_or_default();
+        let err = |sql: &str| error_of(sql).unwrap_or_default();
         assert_eq!(err("SELECT * FROM rfm_segments('rt_nope', NULL::bigint)").0, "42P01");
         assert_eq!(
             err("SELECT * FROM rfm_segments('rt_orders', NULL::bigint, 'cust')"),

@@ -5,37 +5,10 @@
 #[pgrx::pg_schema]
 mod tests {
     use pgrx::prelude::*;
-
-    /// Runs `sql` and returns (SQLSTATE, message) of the error it raises, or None.
-    fn rules_error_of(sql: &str) -> Option<(String, String)> {
-        let quoted = sql.replace('\'', "''");
-        let got = Spi::get_one::<String>(&format!(
-            "DO $$ DECLARE s text; m text; BEGIN
-               EXECUTE '{quoted}';
-               PERFORM set_config('pg_segment_test.err', '', true);
-             EXCEPTION WHEN OTHERS THEN
-               GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT;
-               PERFORM set_config('pg_segment_test.err', s || '|' || m, true);
-             END $$;
-             SELECT current_setting('pg_segment_test.err')"
-        ))
-        .unwrap()
-        .unwrap_or_default();
-        got.split_once('|').map(|(s, m)| (s.to_string(), m.to_string()))
-    }
+    use crate::pgrx_tests::support::{error_of, query_rows};
 
     fn rules_err(sql: &str) -> (String, String) {
-        rules_error_of(sql).unwrap_or_else(|| panic!("no error from: {sql}"))
-    }
-
-    fn rules_rows(sql: &str) -> Vec<String> {
-        Spi::connect(|client| {
-            client
-                .select(sql, None, &[])
-                .unwrap()
-                .map(|row| row.get::<String>(1).unwrap().unwrap_or_else(|| "NULL".into()))
-                .collect()
-        })
+        error_of(sql).unwrap_or_else(|| panic!("no error from: {sql}"))
     }
 
     fn rules_customers() {
@@ -61,11 +34,11 @@ mod tests {
     fn rules_assign_matches_and_default() {
         rules_customers();
         assert_eq!(
-            rules_rows("SELECT segment_assign('rt_life', c) FROM rt_customers c ORDER BY id"),
+            query_rows("SELECT segment_assign('rt_life', c) FROM rt_customers c ORDER BY id"),
             vec!["VIP", "Dormant", "Active", "Tagged"]
         );
         assert_eq!(
-            rules_rows("SELECT segment_matches('rt_life', c)::text FROM rt_customers c ORDER BY id"),
+            query_rows("SELECT segment_matches('rt_life', c)::text FROM rt_customers c ORDER BY id"),
             vec!["{VIP,Active,Tagged}", "{Dormant}", "{Active}", "{Tagged}"]
         );
         // jsonb customers: absent keys are NULL; no rule matches → default.
@@ -108,7 +81,7 @@ mod tests {
     #[pg_test]
     fn rules_check_counts_won_shadowed_overlaps() {
         rules_customers();
-        let rows = rules_rows(
+        let rows = query_rows(
             "SELECT concat_ws(' ', kind, rule, segment, other_rule, customers, won, shadowed, never_matched)
              FROM segment_ruleset_check('rt_life', 'rt_customers')",
         );
@@ -133,7 +106,7 @@ mod tests {
         rules_customers();
         let v1 = Spi::get_one::<i64>("SELECT version FROM segment_rulesets WHERE name = 'rt_life'").unwrap().unwrap();
         assert_eq!(Spi::get_one::<String>("SELECT segment_assign('rt_life', c) FROM rt_customers c WHERE id = 4").unwrap(), Some("Tagged".into()));
-        let (state, message) = rules_error_of("SELECT segment_ruleset_create('rt_life', '[{\"segment\": \"A\", \"when\": \"true\"}]', input => 'rt_customers')").unwrap();
+        let (state, message) = error_of("SELECT segment_ruleset_create('rt_life', '[{\"segment\": \"A\", \"when\": \"true\"}]', input => 'rt_customers')").unwrap();
         assert_eq!(state, "42710");
         assert_eq!(message, "ruleset \"rt_life\" already exists");
         let v2 = Spi::get_one::<i64>(
@@ -145,9 +118,9 @@ mod tests {
         // The same backend sees the new version at once.
         assert_eq!(Spi::get_one::<String>("SELECT segment_assign('rt_life', c) FROM rt_customers c WHERE id = 4").unwrap(), Some("Cheap".into()));
         assert!(Spi::get_one::<bool>("SELECT segment_ruleset_drop('rt_life')").unwrap().unwrap());
-        assert_eq!(rules_error_of("SELECT segment_assign('rt_life', c) FROM rt_customers c").unwrap().0, "42704");
+        assert_eq!(error_of("SELECT segment_assign('rt_life', c) FROM rt_customers c").unwrap().0, "42704");
         assert!(!Spi::get_one::<bool>("SELECT segment_ruleset_drop('rt_life', if_exists => true)").unwrap().unwrap());
-        assert_eq!(rules_error_of("SELECT segment_ruleset_drop('rt_life')").unwrap().0, "42704");
+        assert_eq!(error_of("SELECT segment_ruleset_drop('rt_life')").unwrap().0, "42704");
     }
 
     #[pg_test]
@@ -159,19 +132,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            rules_rows("SELECT segment_assign('rt_top', c) FROM rt_customers c ORDER BY id"),
+            query_rows("SELECT segment_assign('rt_top', c) FROM rt_customers c ORDER BY id"),
             vec!["Boston VIP", "Others", "Others", "Others"]
         );
         // rt_life → rt_top → rt_life is a cycle.
-        let (state, message) = rules_error_of(
+        let (state, message) = error_of(
             "SELECT segment_ruleset_create('rt_life', '[{\"segment\": \"X\", \"when\": \"segment(''rt_top'') = ''Others''\"}]', input => 'rt_customers', replace => true)",
         )
         .unwrap();
         assert_eq!(state, "42P19");
         assert_eq!(message, "rulesets reference each other in a cycle: rt_life → rt_top → rt_life");
-        let (state, _) = rules_error_of("SELECT segment_ruleset_drop('rt_life')").unwrap();
+        let (state, _) = error_of("SELECT segment_ruleset_drop('rt_life')").unwrap();
         assert_eq!(state, "55000");
-        let (state, _) = rules_error_of(
+        let (state, _) = error_of(
             "SELECT segment_ruleset_create('rt_x', '[{\"segment\": \"X\", \"when\": \"segment(''nope'') = ''A''\"}]', input => 'rt_customers')",
         )
         .unwrap();
@@ -331,8 +304,8 @@ mod tests {
         for c in ["p AND q", "p OR q", "NOT p", "p = q", "p <> q", "p IS DISTINCT FROM q", "p IS NOT TRUE", "p IS UNKNOWN", "p IN (q, true)"] {
             let rules = serde_json::json!([{"segment": "T", "when": c}, {"segment": "F", "when": format!("NOT ({c})")}]).to_string();
             Spi::run_with_args("SELECT segment_ruleset_create('rt_tv', $1::jsonb, 'N', 'rt_tv'::regtype, replace => true)", &[rules.into()]).unwrap();
-            let ours = rules_rows("SELECT segment_assign('rt_tv', t) FROM rt_tv t ORDER BY p NULLS LAST, q NULLS LAST");
-            let theirs = rules_rows(&format!(
+            let ours = query_rows("SELECT segment_assign('rt_tv', t) FROM rt_tv t ORDER BY p NULLS LAST, q NULLS LAST");
+            let theirs = query_rows(&format!(
                 "SELECT CASE WHEN {c} THEN 'T' WHEN NOT ({c}) THEN 'F' ELSE 'N' END FROM rt_tv t ORDER BY p NULLS LAST, q NULLS LAST"
             ));
             assert_eq!(ours, theirs, "{c}");

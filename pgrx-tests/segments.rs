@@ -7,34 +7,7 @@
 #[pgrx::pg_schema]
 mod tests {
     use pgrx::prelude::*;
-
-    /// Runs `sql` and returns (SQLSTATE, message) of the error it raises, or None.
-    fn segments_error_of(sql: &str) -> Option<(String, String)> {
-        let quoted = sql.replace('\'', "''");
-        let got = Spi::get_one::<String>(&format!(
-            "DO $$ DECLARE s text; m text; BEGIN
-               EXECUTE '{quoted}';
-               PERFORM set_config('pg_segment_test.err', '', true);
-             EXCEPTION WHEN OTHERS THEN
-               GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT;
-               PERFORM set_config('pg_segment_test.err', s || '|' || m, true);
-             END $$;
-             SELECT current_setting('pg_segment_test.err')"
-        ))
-        .unwrap()
-        .unwrap_or_default();
-        got.split_once('|').map(|(s, m)| (s.to_string(), m.to_string()))
-    }
-
-    fn segments_rows(sql: &str) -> Vec<String> {
-        Spi::connect(|client| {
-            client
-                .select(sql, None, &[])
-                .unwrap()
-                .map(|row| row.get::<String>(1).unwrap().unwrap_or_else(|| "NULL".into()))
-                .collect()
-        })
-    }
+    use crate::pgrx_tests::support::{error_of, query_rows};
 
     fn segments_fixture() {
         Spi::run(
@@ -69,14 +42,14 @@ mod tests {
 
     #[pg_test]
     fn segments_drift_errors() {
-        let (state, msg) = segments_error_of("SELECT segment_psi(0.2, 1.5)").unwrap();
+        let (state, msg) = error_of("SELECT segment_psi(0.2, 1.5)").unwrap();
         assert_eq!(state, "22023");
         assert_eq!(msg, "share must be a share between 0 and 1, got 1.5");
-        let (state, _) = segments_error_of("SELECT segment_psi('NaN', 0.1)").unwrap();
+        let (state, _) = error_of("SELECT segment_psi('NaN', 0.1)").unwrap();
         assert_eq!(state, "22023");
-        let (state, msg) = segments_error_of("SELECT segment_flags(1, NULL, 0.25, 1)").unwrap();
+        let (state, msg) = error_of("SELECT segment_flags(1, NULL, 0.25, 1)").unwrap();
         assert_eq!((state.as_str(), msg.as_str()), ("22004", "size must not be null"));
-        let (state, _) = segments_error_of("SELECT segment_size_change(-1, 2)").unwrap();
+        let (state, _) = error_of("SELECT segment_size_change(-1, 2)").unwrap();
         assert_eq!(state, "22023");
     }
 
@@ -87,19 +60,19 @@ mod tests {
         segments_fixture();
         Spi::run("CALL segment_refresh('t', '2024-01-01 00:00+00')").unwrap();
         assert_eq!(
-            segments_rows("SELECT status || ' ' || rows || ' ' || unlabelled || ' ' || segments FROM segment_runs"),
+            query_rows("SELECT status || ' ' || rows || ' ' || unlabelled || ' ' || segments FROM segment_runs"),
             vec!["succeeded 9 1 2"]
         );
         // a: 6 of 9, b: 3 of 9
         assert_eq!(
-            segments_rows("SELECT segment || ' ' || customers || ' ' || round(share::numeric, 4) FROM segment_summary ORDER BY 1"),
+            query_rows("SELECT segment || ' ' || customers || ' ' || round(share::numeric, 4) FROM segment_summary ORDER BY 1"),
             vec!["a 6 0.6667", "b 3 0.3333"]
         );
         Spi::run("UPDATE seg_customers SET tier = 'b' WHERE id IN (1, 2, 3); UPDATE seg_customers SET tier = 'a' WHERE id = 10").unwrap();
         Spi::run("CALL segment_refresh('t', '2024-02-01 00:00+00')").unwrap();
         // a: 4 (4,5,6,10), b: 6; change a (4-6)/6 = -1/3 -> size_change, b +1 -> size_change
         assert_eq!(
-            segments_rows(
+            query_rows(
                 "SELECT segment || ' ' || customers || ' ' || previous_customers || ' ' || round(change::numeric, 4) || ' ' || flags \
                  FROM segment_alerts ORDER BY 1"
             ),
@@ -110,7 +83,7 @@ mod tests {
         let expected = (0.4f64 - 2.0 / 3.0) * (0.4f64 / (2.0 / 3.0)).ln() + (0.6f64 - 1.0 / 3.0) * (0.6f64 / (1.0 / 3.0)).ln();
         assert!((psi - expected).abs() < 1e-12, "{psi} vs {expected}");
         assert_eq!(
-            segments_rows(
+            query_rows(
                 "SELECT coalesce(from_segment, '-') || '>' || coalesce(to_segment, '-') || ' ' || customers \
                  FROM segment_transitions ORDER BY 1"
             ),
@@ -120,7 +93,7 @@ mod tests {
         assert_eq!(Spi::get_one::<i64>("SELECT count(DISTINCT run_id) FROM segment_members").unwrap(), Some(1));
         assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM segment_runs").unwrap(), Some(1));
         assert_eq!(
-            segments_rows("SELECT customer_key || ' ' || segment || ' ' || (since AT TIME ZONE 'UTC')::date FROM segment_membership WHERE customer_key IN ('1', '4') ORDER BY 1"),
+            query_rows("SELECT customer_key || ' ' || segment || ' ' || (since AT TIME ZONE 'UTC')::date FROM segment_membership WHERE customer_key IN ('1', '4') ORDER BY 1"),
             vec!["1 b 2024-02-01", "4 a 2024-01-01"]
         );
     }
@@ -129,7 +102,7 @@ mod tests {
     fn segments_failed_refresh_reraises_with_a_clear_message() {
         segments_fixture();
         Spi::run("INSERT INTO seg_customers VALUES (1, 'b')").unwrap();
-        let got = segments_error_of("CALL segment_refresh('t')");
+        let got = error_of("CALL segment_refresh('t')");
         let (state, msg) = got.clone().unwrap_or_default();
         assert_eq!(state, "23505", "{got:?}");
         assert!(msg.starts_with("customer key column \"id\" of seg_customers is not unique"), "{msg}");
@@ -150,10 +123,10 @@ mod tests {
             ("CALL segment_refresh(NULL)", "22004"),
         ];
         for (sql, want) in cases {
-            let got = segments_error_of(sql).map(|(s, _)| s);
+            let got = error_of(sql).map(|(s, _)| s);
             assert_eq!(got.as_deref(), Some(want), "{sql}");
         }
-        let (_, msg) = segments_error_of("SELECT segmentation_create('u', 'seg_customers', 'nope', label_column => 'tier')").unwrap();
+        let (_, msg) = error_of("SELECT segmentation_create('u', 'seg_customers', 'nope', label_column => 'tier')").unwrap();
         assert_eq!(msg, "column \"nope\" (customer_key) does not exist in public.seg_customers");
     }
 }
