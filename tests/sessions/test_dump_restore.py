@@ -3,19 +3,7 @@ table and the position of every sequence the extension registered with
 pg_extension_config_dump (generic over pg_extension.extconfig, so it covers
 every area's catalog), and a restored segmentation refreshes."""
 
-import os
-import shutil
-import subprocess
-import uuid
-
-from conftest import connect
-
-
-def pg_bin(tool):
-    pg_config = os.environ.get("PG_CONFIG", "/usr/lib/postgresql/15/bin/pg_config")
-    bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
-    path = os.path.join(bindir, tool)
-    return path if os.path.exists(path) else shutil.which(tool)
+from conftest import connect, restored_copy
 
 
 def extconfig(c):
@@ -52,14 +40,7 @@ def test_dump_and_restore_keep_every_extconfig_table(dbname):
                       "segment_run_transitions", "segment_run_ids"]:
             assert table in names
             assert before[[n for n, _ in extconfig(c) if n.endswith("." + table)][0]]
-    restored = "t_" + uuid.uuid4().hex[:12]
-    dumpfile = f"/tmp/{restored}.dump"
-    subprocess.run([pg_bin("pg_dump"), "-Fc", "--no-owner", "-f", dumpfile, "-d", dbname], check=True)
-    with connect("postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{restored}"')
-    try:
-        subprocess.run([pg_bin("pg_restore"), "--no-owner", "--exit-on-error", "-d", restored, dumpfile],
-                       capture_output=True, text=True, check=True)
+    with restored_copy(dbname, custom=True) as (restored, _):
         with connect(restored, autocommit=True) as new:
             assert contents(new) == before
             # the restored definition, input view and history work: a third run sees run 2 as previous
@@ -71,7 +52,3 @@ def test_dump_and_restore_keep_every_extconfig_table(dbname):
             assert new.execute(
                 "SELECT customers FROM segment_summary WHERE segmentation = 'dumped' AND segment = 't9'"
             ).fetchone()[0] == 30
-    finally:
-        os.unlink(dumpfile)
-        with connect("postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{restored}" WITH (FORCE)')

@@ -2,17 +2,13 @@
 (check_for_interrupts between iterations and seeding steps), and a model
 refitted in one session is seen by another session's next query."""
 
-import os
-import shutil
-import subprocess
 import threading
 import time
-import uuid
 
 import psycopg
 import pytest
 
-from conftest import connect
+from conftest import connect, restored_copy
 
 
 @pytest.fixture(scope="module")
@@ -87,28 +83,14 @@ def test_refit_in_another_session_is_seen_by_the_next_query(big):
             tx.rollback()
 
 
-def pg_bin(tool):
-    pg_config = os.environ.get("PG_CONFIG", "/usr/lib/postgresql/15/bin/pg_config")
-    bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
-    path = os.path.join(bindir, tool)
-    return path if os.path.exists(path) else shutil.which(tool)
-
-
 def test_models_survive_pg_dump_and_restore(big):
     with connect(big, autocommit=True) as c:
         c.execute("SET client_min_messages = warning")
         c.execute("CREATE TABLE s_dump (f real[])")
         c.execute("INSERT INTO s_dump VALUES ('{0,0}'), ('{0,1}'), ('{5,5}')")
         c.execute("SELECT kmeans_fit('dumped', 's_dump', 'f', 2, init_centroids => '{{0,0},{5,5}}')")
-    restored = "t_" + uuid.uuid4().hex[:12]
-    dump = subprocess.run([pg_bin("pg_dump"), "--no-owner", "--exclude-table-data=s_points", "-d", big],
-                          capture_output=True, text=True, check=True)
-    assert "kmeans_models" in dump.stdout
-    with connect("postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{restored}"')
-    try:
-        subprocess.run([pg_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", restored],
-                       input=dump.stdout, capture_output=True, text=True, check=True)
+    with restored_copy(big, "--exclude-table-data=s_points") as (restored, dump):
+        assert "kmeans_models" in dump
         with connect(restored, autocommit=True) as c:
             row = c.execute("SELECT centroids::text, sizes::text FROM kmeans_models WHERE name = 'dumped'").fetchone()
             assert row == ("{{0,0.5},{5,5}}", "{2,1}")
@@ -117,6 +99,3 @@ def test_models_survive_pg_dump_and_restore(big):
             c.execute("SET client_min_messages = warning")
             c.execute("SELECT kmeans_fit('after', 's_dump', 'f', 1)")
             assert c.execute("SELECT version FROM kmeans_models WHERE name = 'after'").fetchone()[0] > top
-    finally:
-        with connect("postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{restored}" WITH (FORCE)')

@@ -4,15 +4,11 @@ of the catalog, and parallel workers launched for profile_vector and
 behaviour_agg from a top-level query."""
 
 import json
-import os
-import shutil
-import subprocess
 import threading
-import uuid
 
 import pytest
 
-from conftest import connect
+from conftest import connect, restored_copy
 
 SPEC = {"features": [{"column": "x", "transform": "none"}, {"column": "city", "top": 2}]}
 
@@ -92,24 +88,9 @@ def test_concurrent_refits_of_one_name(data):
         c.execute("SELECT profile_drop('s_race')")
 
 
-def pg_bin(tool):
-    pg_config = os.environ.get("PG_CONFIG", "/usr/lib/postgresql/15/bin/pg_config")
-    bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
-    path = os.path.join(bindir, tool)
-    return path if os.path.exists(path) else shutil.which(tool)
-
-
 def test_pg_dump_and_restore_keep_fitted_profiles(data):
-    restored = "t_" + uuid.uuid4().hex[:12]
-    dump = subprocess.run([pg_bin("pg_dump"), "--no-owner", "-d", data], capture_output=True, text=True, check=True)
-    assert "profile_specs" in dump.stdout
-    with connect("postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{restored}"')
-    try:
-        subprocess.run(
-            [pg_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", restored],
-            input=dump.stdout, capture_output=True, text=True, check=True,
-        )
+    with restored_copy(data) as (restored, dump):
+        assert "profile_specs" in dump
         with connect(data, autocommit=True) as old, connect(restored, autocommit=True) as new:
             query = "SELECT name, spec, fitted, fit_id FROM profile_specs ORDER BY name"
             assert new.execute(query).fetchall() == old.execute(query).fetchall()
@@ -118,9 +99,6 @@ def test_pg_dump_and_restore_keep_fitted_profiles(data):
             top = new.execute("SELECT max(fit_id) FROM profile_specs").fetchone()[0]
             new.execute("SELECT profile_fit('after_restore', 's_customers', %s::jsonb)", [json.dumps(SPEC)])
             assert new.execute("SELECT fit_id FROM profile_specs WHERE name = 'after_restore'").fetchone()[0] > top
-    finally:
-        with connect("postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{restored}" WITH (FORCE)')
 
 
 PARALLEL = [

@@ -4,22 +4,12 @@ is invisible, pg_dump/restore keeps rulesets, parallel workers assign
 segments."""
 
 import json
-import os
-import shutil
-import subprocess
-import uuid
 
 import pytest
 
-from conftest import connect
+from conftest import connect, restored_copy
 
 RULES = [{"segment": "big", "when": "x >= 4000"}, {"segment": "c1", "when": "city = 'c1'"}]
-
-
-def pg_bin(name):
-    config = os.environ.get("PG_CONFIG") or shutil.which("pg_config") or "/usr/lib/postgresql/15/bin/pg_config"
-    bindir = subprocess.run([config, "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
-    return os.path.join(bindir, name)
 
 
 @pytest.fixture(scope="module")
@@ -65,16 +55,8 @@ def test_uncommitted_replace_is_invisible_to_others(data):
 
 
 def test_pg_dump_and_restore_keep_rulesets(data):
-    restored = "t_" + uuid.uuid4().hex[:12]
-    dump = subprocess.run([pg_bin("pg_dump"), "--no-owner", "-d", data], capture_output=True, text=True, check=True)
-    assert "segment_rulesets" in dump.stdout
-    with connect("postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{restored}"')
-    try:
-        subprocess.run(
-            [pg_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", restored],
-            input=dump.stdout, capture_output=True, text=True, check=True,
-        )
+    with restored_copy(data) as (restored, dump):
+        assert "segment_rulesets" in dump
         with connect(data, autocommit=True) as old, connect(restored, autocommit=True) as new:
             query = "SELECT name, rules, default_segment, input::text, attributes, version FROM segment_rulesets ORDER BY name"
             assert new.execute(query).fetchall() == old.execute(query).fetchall()
@@ -82,9 +64,6 @@ def test_pg_dump_and_restore_keep_rulesets(data):
             top = new.execute("SELECT max(version) FROM segment_rulesets").fetchone()[0]
             new.execute("SELECT segment_ruleset_create('after', %s::jsonb, input => 'r_customers')", [json.dumps(RULES)])
             assert new.execute("SELECT version FROM segment_rulesets WHERE name = 'after'").fetchone()[0] > top
-    finally:
-        with connect("postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{restored}" WITH (FORCE)')
 
 
 def test_segment_assign_in_parallel_workers(data):
