@@ -166,12 +166,12 @@ pub fn compile(def: &Definition, slots: &mut Slots, exists: &dyn Fn(&str) -> boo
     for (i, rule) in def.rules.iter().enumerate() {
         let expr = parse::parse(&rule.when).map_err(|l| in_rule(i, rule, l))?;
         let mut compiler = Compiler::new(&rule.when, &mut scope, env);
-        let node = compiler.condition(&expr).map_err(|l| in_rule(i, rule, l))?;
+        let node = compiler.condition(&expr).map_err(|l| in_rule(i, rule, l))?.lowered();
         let reads = std::mem::take(&mut compiler.used);
         let mut conjuncts = Vec::new();
         for part in Compiler::conjuncts(&expr) {
             let mut c = Compiler::new(&rule.when, &mut scope, env);
-            let n = c.condition(part).map_err(|l| in_rule(i, rule, l))?;
+            let n = c.condition(part).map_err(|l| in_rule(i, rule, l))?.lowered();
             conjuncts.push((source_text(&rule.when, part), n));
         }
         rules.push(Rule { segment: rule.segment.clone(), when: rule.when.clone(), node, conjuncts, reads });

@@ -41,21 +41,10 @@ struct CallState {
 /// `fcinfo` must be the current call's.
 unsafe fn call_state<'a>(fcinfo: pg_sys::FunctionCallInfo, name: &str) -> &'a mut CallState {
     unsafe {
-        let flinfo = (*fcinfo).flinfo;
-        let existing = (*flinfo).fn_extra as *mut CallState;
-        if !existing.is_null() && (&*existing).compiled.name == name {
-            return &mut *existing;
-        }
-        let compiled = catalog::load(name);
-        let fresh = CallState { buffer: vec![0.0; compiled.encoder.dimensions], compiled, binding: None, row_type: None };
-        if existing.is_null() {
-            let state = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(fresh);
-            (*flinfo).fn_extra = state.cast();
-            &mut *state
-        } else {
-            *existing = fresh;
-            &mut *existing
-        }
+        crate::call_site::state(fcinfo, |s: &CallState| s.compiled.name == name, || {
+            let compiled = catalog::load(name);
+            CallState { buffer: vec![0.0; compiled.encoder.dimensions], compiled, binding: None, row_type: None }
+        })
     }
 }
 

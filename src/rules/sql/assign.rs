@@ -33,20 +33,13 @@ struct CallState {
 /// `fcinfo` must be the current call's.
 unsafe fn call_state<'a>(fcinfo: pg_sys::FunctionCallInfo, name: &str) -> &'a mut CallState {
     unsafe {
-        let flinfo = (*fcinfo).flinfo;
-        let existing = (*flinfo).fn_extra as *mut CallState;
-        if !existing.is_null() && (*existing).name == name {
-            return &mut *existing;
-        }
-        let fresh = CallState { name: name.to_string(), program: program(name), binding: None, checked_type: None, values: Vec::new() };
-        if existing.is_null() {
-            let state = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(fresh);
-            (*flinfo).fn_extra = state.cast();
-            &mut *state
-        } else {
-            *existing = fresh;
-            &mut *existing
-        }
+        crate::call_site::state(fcinfo, |s: &CallState| s.name == name, || CallState {
+            name: name.to_string(),
+            program: program(name),
+            binding: None,
+            checked_type: None,
+            values: Vec::new(),
+        })
     }
 }
 

@@ -267,7 +267,21 @@ fn segment_ruleset_create(
         spi(table.first().get::<i64>(1)).unwrap_or_default()
     });
     CACHE.with(|c| c.borrow_mut().clear());
+    invalidate_plans();
     version
+}
+
+/// Makes every backend re-plan cached queries that depend on rulesets (at
+/// commit): plans of `segment_assign` over a table row pass the columns the
+/// ruleset read when planned (see `support.rs`).
+fn invalidate_plans() {
+    let oid = Spi::connect(|client| {
+        let t = spi(client.select("SELECT to_regclass($1)::oid", Some(1), &[qualify("segment_rulesets").into()]));
+        spi(t.first().get::<pg_sys::Oid>(1))
+    });
+    if let Some(oid) = oid {
+        unsafe { pg_sys::CacheInvalidateRelcacheByRelid(oid) };
+    }
 }
 
 /// Drops a ruleset; whether it existed. A ruleset other rulesets reference is 55000.
@@ -294,6 +308,7 @@ fn segment_ruleset_drop(name: Option<&str>, if_exists: default!(Option<bool>, "f
         !t.is_empty()
     });
     CACHE.with(|c| c.borrow_mut().clear());
+    invalidate_plans();
     if !deleted && !if_exists {
         raise(not_found(name));
     }

@@ -9,12 +9,11 @@ use super::env::interval_of;
 use crate::error::{Error, Result, SqlState};
 use crate::rules::value::{Type, Value};
 use pgrx::pg_sys;
-use pgrx::prelude::*;
 use std::borrow::Cow;
 use std::ffi::CStr;
 
 #[derive(Debug, Clone, Copy)]
-enum Reader {
+pub enum Reader {
     Bool,
     Int2,
     Int4,
@@ -32,7 +31,7 @@ enum Reader {
 }
 
 /// The reader of a column type and the rule type it reads as (None: unreadable).
-fn reader(type_oid: pg_sys::Oid) -> Option<(Reader, Type)> {
+pub fn reader(type_oid: pg_sys::Oid) -> Option<(Reader, Type)> {
     let base = unsafe { pg_sys::getBaseType(type_oid) };
     Some(match base {
         pg_sys::BOOLOID => (Reader::Bool, Type::Bool),
@@ -54,6 +53,21 @@ fn reader(type_oid: pg_sys::Oid) -> Option<(Reader, Type)> {
     })
 }
 
+/// The reader of a column of type `type_oid` holding attribute `name`, which
+/// the ruleset reads as `ty`, and whether integers widen to float (42804 if
+/// the types do not fit).
+pub fn slot_reader(type_oid: pg_sys::Oid, name: &str, ty: Type, ruleset: &str, row_name: &str) -> Result<(Reader, bool)> {
+    match reader(type_oid) {
+        Some((r, t)) if t == ty => Ok((r, false)),
+        Some((r, Type::Int)) if ty == Type::Float => Ok((r, true)),
+        _ => Err(Error::new(
+            SqlState::DatatypeMismatch,
+            format!("column \"{name}\" of {row_name} is {}, but ruleset \"{ruleset}\" reads it as {ty}", type_name(type_oid)),
+        )
+        .with_hint("pass a row of the type the ruleset was created for, or cast the column in a view")),
+    }
+}
+
 /// `format_type_be`: the SQL name of a type.
 pub fn type_name(type_oid: pg_sys::Oid) -> String {
     unsafe { CStr::from_ptr(pg_sys::format_type_be(type_oid)).to_string_lossy().into_owned() }
@@ -69,6 +83,7 @@ pub struct Binding {
     columns: Vec<(usize, Reader, bool)>,
     pub values: Vec<pg_sys::Datum>,
     pub nulls: Vec<bool>,
+    utf8: bool,
 }
 
 impl Binding {
@@ -90,22 +105,7 @@ impl Binding {
                     return Err(Error::undefined_column(name, row_name)
                         .with_hint(format!("ruleset \"{ruleset}\" reads attribute \"{name}\"; pass a row that has it")));
                 };
-                let column = reader(attr.atttypid);
-                let fits = match column {
-                    Some((_, t)) if t == *ty => Some(false),
-                    Some((_, Type::Int)) if *ty == Type::Float => Some(true),
-                    _ => None,
-                };
-                let (Some((r, _)), Some(widen)) = (column, fits) else {
-                    return Err(Error::new(
-                        SqlState::DatatypeMismatch,
-                        format!(
-                            "column \"{name}\" of {row_name} is {}, but ruleset \"{ruleset}\" reads it as {ty}",
-                            type_name(attr.atttypid)
-                        ),
-                    )
-                    .with_hint("pass a row of the type the ruleset was created for, or cast the column in a view"));
-                };
+                let (r, widen) = slot_reader(attr.atttypid, name, *ty, ruleset, row_name)?;
                 columns.push((index, r, widen));
             }
             Ok(Binding {
@@ -115,6 +115,7 @@ impl Binding {
                 columns,
                 values: vec![pg_sys::Datum::from(0usize); natts],
                 nulls: vec![true; natts],
+                utf8: server_is_utf8(),
             })
         }
     }
@@ -150,24 +151,115 @@ impl Binding {
     pub unsafe fn read<'r>(&self, out: &mut Vec<Value<'r>>) {
         out.clear();
         for &(index, r, widen) in &self.columns {
-            let v = if self.nulls[index] { Value::Null } else { unsafe { read(r, self.values[index]) } };
-            out.push(match (v, widen) {
-                (Value::Int(i), true) => Value::Float(i as f64),
-                (v, _) => v,
-            });
+            out.push(if self.nulls[index] { Value::Null } else { unsafe { read_as(r, widen, self.values[index], self.utf8) } });
         }
     }
 }
 
-unsafe fn text<'r>(d: pg_sys::Datum) -> Cow<'r, str> {
-    unsafe {
-        let v = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
-        let bytes: &'r [u8] = pgrx::varlena::varlena_to_byte_slice(v);
+/// [`read`], with an integer column widened to float when the ruleset reads
+/// it as numeric.
+///
+/// # Safety
+/// As [`read`].
+#[inline(always)]
+pub unsafe fn read_as<'r>(r: Reader, widen: bool, d: pg_sys::Datum, utf8: bool) -> Value<'r> {
+    if widen {
+        // Only integer readers widen (see `slot_reader`).
+        let i = match r {
+            Reader::Int2 => i64::from(d.value() as i16),
+            Reader::Int4 => i64::from(d.value() as i32),
+            _ => d.value() as i64,
+        };
+        return Value::Float(i as f64);
+    }
+    unsafe { read(r, d, utf8) }
+}
+
+/// Whether text needs no UTF-8 check: the server's encoding already
+/// guarantees every stored text is valid UTF-8.
+pub fn server_is_utf8() -> bool {
+    unsafe { pg_sys::GetDatabaseEncoding() == pg_sys::pg_enc::PG_UTF8 as i32 }
+}
+
+/// The bytes of a varlena as text, borrowed in place.
+unsafe fn str_of<'r>(bytes: &'r [u8], utf8: bool) -> Cow<'r, str> {
+    if utf8 {
+        // SAFETY: a UTF-8 database only stores valid UTF-8 text.
+        Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
         String::from_utf8_lossy(bytes)
     }
 }
 
-unsafe fn read<'r>(r: Reader, d: pg_sys::Datum) -> Value<'r> {
+/// The bytes of a text Datum: in place unless compressed or stored out of line.
+///
+/// # Safety
+/// `d` must be a non-null varlena Datum; the slice borrows its memory (or a
+/// copy in the current memory context).
+pub unsafe fn text_bytes<'r>(d: pg_sys::Datum) -> &'r [u8] {
+    unsafe {
+        let mut v = d.cast_mut_ptr::<pg_sys::varlena>();
+        // What pg_detoast_datum_packed checks, without a guarded FFI call per row.
+        if pgrx::varlena::varatt_is_1b_e(v) || pgrx::varlena::varatt_is_4b_c(v) {
+            v = pg_sys::pg_detoast_datum_packed(v);
+        }
+        pgrx::varlena::varlena_to_byte_slice(v)
+    }
+}
+
+unsafe fn text<'r>(d: pg_sys::Datum, utf8: bool) -> Cow<'r, str> {
+    unsafe { str_of(text_bytes(d), utf8) }
+}
+
+/// The elements of a text array (flattened, as `= ANY` sees them), borrowed
+/// in place: no copy of the array, none per element.
+///
+/// A small array in a table row has a 1-byte varlena header (the rest of
+/// the value shifted 3 bytes from its 4-byte-header layout), so fields are
+/// read unaligned at *logical* offsets, those of the 4-byte-header layout
+/// that PostgreSQL's array code (and element alignment) is defined in.
+unsafe fn text_array<'r>(d: pg_sys::Datum, utf8: bool) -> Vec<Option<Cow<'r, str>>> {
+    unsafe {
+        let mut v = d.cast_mut_ptr::<pg_sys::varlena>();
+        if pgrx::varlena::varatt_is_1b_e(v) || pgrx::varlena::varatt_is_4b_c(v) {
+            v = pg_sys::pg_detoast_datum_packed(v);
+        }
+        const HEADER: usize = 4; // logical offset of the first byte after the varlena header
+        let content = pgrx::varlena::vardata_any(v) as *const u8;
+        let end = pgrx::varlena::varsize_any_exhdr(v) + HEADER;
+        let at = |offset: usize| content.add(offset - HEADER);
+        let int = |offset: usize| (at(offset) as *const i32).read_unaligned();
+        let ndim = int(4).max(0) as usize;
+        let data_offset = int(8) as usize;
+        let dims_end = 16 + 8 * ndim;
+        let count: usize = if ndim == 0 { 0 } else { (0..ndim).map(|i| int(16 + 4 * i).max(0) as usize).product() };
+        let has_nulls = data_offset != 0;
+        let mut offset = if has_nulls { data_offset } else { (dims_end + 7) & !7 };
+        let mut out = Vec::with_capacity(count);
+        for i in 0..count {
+            if has_nulls && *at(dims_end + i / 8) & (1 << (i % 8)) == 0 {
+                out.push(None);
+                continue;
+            }
+            if offset >= end {
+                break; // malformed: never read past the value
+            }
+            // Array elements are untoasted varlenas aligned to int (text's typalign).
+            let element = at(offset) as *const pg_sys::varlena;
+            out.push(Some(str_of(pgrx::varlena::varlena_to_byte_slice(element), utf8)));
+            offset = (offset + pgrx::varlena::varsize_any(element) + 3) & !3;
+        }
+        out
+    }
+}
+
+/// One attribute value from a Datum of the reader's type.
+///
+/// # Safety
+/// `d` must be a non-null Datum of the type `r` was made for; the value
+/// borrows its memory.
+#[inline(always)]
+pub unsafe fn read<'r>(r: Reader, d: pg_sys::Datum, utf8: bool) -> Value<'r> {
     unsafe {
         match r {
             Reader::Bool => Value::Bool(d.value() != 0),
@@ -180,8 +272,8 @@ unsafe fn read<'r>(r: Reader, d: pg_sys::Datum) -> Value<'r> {
                 let f = pgrx::direct_function_call_as_datum(pg_sys::numeric_float8, &[Some(d)]);
                 Value::Float(f.map_or(f64::NAN, |f| f64::from_bits(f.value() as u64)))
             }
-            Reader::Text => Value::Text(text(d)),
-            Reader::Bpchar => match text(d) {
+            Reader::Text => Value::Text(text(d, utf8)),
+            Reader::Bpchar => match text(d, utf8) {
                 Cow::Borrowed(s) => Value::Text(Cow::Borrowed(s.trim_end_matches(' '))),
                 Cow::Owned(s) => Value::Text(Cow::Owned(s.trim_end_matches(' ').to_string())),
             },
@@ -189,13 +281,7 @@ unsafe fn read<'r>(r: Reader, d: pg_sys::Datum) -> Value<'r> {
             Reader::Date => Value::Date(d.value() as i32),
             Reader::Ts => Value::Ts(d.value() as i64),
             Reader::Interval => Value::Interval(interval_of(d)),
-            Reader::TextArray => {
-                let array = Array::<&str>::from_polymorphic_datum(d, false, pg_sys::TEXTARRAYOID);
-                match array {
-                    Some(a) => Value::TextArray(a.iter().map(|e| e.map(|s| Cow::Owned(s.to_string()))).collect()),
-                    None => Value::Null,
-                }
-            }
+            Reader::TextArray => Value::TextArray(text_array(d, utf8)),
         }
     }
 }
