@@ -214,7 +214,9 @@ mod tests {
     }
 
     /// Random conditions over random rows with NULLs: our evaluation equals
-    /// PostgreSQL's for `CASE WHEN cond THEN 'T' WHEN NOT (cond) THEN 'F' ELSE 'N' END`.
+    /// PostgreSQL's for `CASE WHEN cond THEN 'T' WHEN NOT (cond) THEN 'F' ELSE 'N' END`,
+    /// both on the planner's column path (a table row) and the whole-row path
+    /// (a subquery's row, which the planner leaves alone).
     #[pg_test]
     fn rules_differential_against_postgresql() {
         Spi::run(
@@ -284,10 +286,11 @@ mod tests {
             )
             .unwrap_or_else(|e| panic!("case {i}: {c}: {e}"));
             let wrong = Spi::get_one::<String>(&format!(
-                "SELECT string_agg(id || ': ours ' || ours || ', postgres ' || theirs, '; ') FROM (
+                "SELECT string_agg(id || ': ours ' || ours || ', whole row ' || whole || ', postgres ' || theirs, '; ') FROM (
                    SELECT id, segment_assign('rt_diff', t) AS ours,
+                          (SELECT segment_assign('rt_diff', w) FROM (SELECT t.* OFFSET 0) w) AS whole,
                           CASE WHEN {c} THEN 'T' WHEN NOT ({c}) THEN 'F' ELSE 'N' END AS theirs
-                   FROM rt_diff t) z WHERE ours IS DISTINCT FROM theirs"
+                   FROM rt_diff t) z WHERE ours IS DISTINCT FROM theirs OR whole IS DISTINCT FROM theirs"
             ))
             .unwrap();
             assert_eq!(wrong, None, "case {i}: {c}");
@@ -310,5 +313,73 @@ mod tests {
             ));
             assert_eq!(ours, theirs, "{c}");
         }
+    }
+
+    /// The plan text of `sql` (EXPLAIN VERBOSE, no costs), one string.
+    fn plan_of(sql: &str) -> String {
+        query_rows(&format!("EXPLAIN (VERBOSE, COSTS OFF) {sql}")).join("\n")
+    }
+
+    /// The planner passes a table row's needed columns, not the whole row,
+    /// and leaves every case where that could change an answer alone.
+    #[pg_test]
+    fn rules_planner_passes_only_the_columns_read() {
+        rules_customers();
+        let table = "SELECT segment_assign('rt_life', c) FROM rt_customers c ORDER BY id";
+        assert!(
+            plan_of(table).contains("segment_assign_columns('rt_life'::text, '{monetary,last_order_at,tags,city}'::text[], monetary, last_order_at, tags, city)"),
+            "{}",
+            plan_of(table)
+        );
+        assert_eq!(query_rows(table), vec!["VIP", "Dormant", "Active", "Tagged"]);
+
+        // A view's row (flattened into its columns) takes the same path and answers the same.
+        Spi::run("CREATE VIEW rt_view AS SELECT * FROM rt_customers").unwrap();
+        let view = "SELECT segment_assign('rt_life', v) FROM rt_view v ORDER BY id";
+        assert!(plan_of(view).contains("segment_assign_columns"), "{}", plan_of(view));
+        assert_eq!(query_rows(view), vec!["VIP", "Dormant", "Active", "Tagged"]);
+
+        // The nullable side of an outer join: a missing row stays NULL (not the default).
+        let outer = "SELECT segment_assign('rt_life', c) FROM (VALUES (1), (99)) v(id) LEFT JOIN rt_customers c USING (id) ORDER BY v.id";
+        assert!(!plan_of(outer).contains("segment_assign_columns"), "{}", plan_of(outer));
+        assert_eq!(query_rows(outer), vec!["VIP", "NULL"]);
+
+        // A ruleset given as a parameter, or unknown at plan time: the row path, same errors.
+        assert!(!plan_of("SELECT segment_assign(current_user::text, c) FROM rt_customers c").contains("segment_assign_columns"));
+        assert_eq!(rules_err("SELECT segment_assign('rt_nope', c) FROM rt_customers c").0, "42704");
+
+        // A column of another type than the ruleset's: the row path raises the precise error.
+        Spi::run("CREATE TABLE rt_other (id bigint, monetary text, last_order_at timestamptz, tags text[], city text)").unwrap();
+        Spi::run("INSERT INTO rt_other VALUES (1, 'lots', now(), '{}', 'Boston')").unwrap();
+        assert!(!plan_of("SELECT segment_assign('rt_life', o) FROM rt_other o").contains("segment_assign_columns"));
+        let (state, message) = rules_err("SELECT segment_assign('rt_life', o) FROM rt_other o");
+        assert_eq!(state, "42804", "{message}");
+
+        // Called by hand with names that do not match the columns, or VARIADIC: clear errors.
+        let (state, message) = rules_err("SELECT segment_assign_columns('rt_life', '{monetary}', 1.0, 2.0)");
+        assert_eq!((state.as_str(), message.as_str()), ("22023", "segment_assign_columns got 1 attribute names for 2 columns"));
+        let (state, message) = rules_err("SELECT segment_assign_columns('rt_life', '{monetary}', 1.0)");
+        assert_eq!(state, "55000", "{message}");
+        assert!(message.contains("now reads attribute \"last_order_at\""), "{message}");
+        assert_eq!(rules_err("SELECT segment_assign_columns('rt_life', '{a}', VARIADIC ARRAY[1])").0, "0A000");
+    }
+
+    /// A prepared query keeps working when its ruleset changes to read other
+    /// columns: replacing a ruleset invalidates plans that pass its columns.
+    #[pg_test]
+    fn rules_replacing_a_ruleset_replans_prepared_queries() {
+        rules_customers();
+        Spi::run("PREPARE rt_q AS SELECT string_agg(segment_assign('rt_life', c), ',' ORDER BY id) FROM rt_customers c").unwrap();
+        for _ in 0..6 {
+            // past the fifth run PostgreSQL may switch to a cached generic plan
+            assert_eq!(Spi::get_one::<String>("EXECUTE rt_q").unwrap().as_deref(), Some("VIP,Dormant,Active,Tagged"));
+        }
+        Spi::run(
+            "SELECT segment_ruleset_create('rt_life', '[{\"segment\": \"Frequent\", \"when\": \"orders >= 3\"}]', 'Rare',
+                                           'rt_customers'::regtype, replace => true)",
+        )
+        .unwrap();
+        assert_eq!(Spi::get_one::<String>("EXECUTE rt_q").unwrap().as_deref(), Some("Frequent,Frequent,Rare,Rare"));
+        Spi::run("DEALLOCATE rt_q").unwrap();
     }
 }

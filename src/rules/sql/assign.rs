@@ -180,6 +180,14 @@ fn segment_explain_jsonb(ruleset: Option<&str>, customer: Option<JsonB>, fcinfo:
 
 pgrx::extension_sql!(
     r#"
+-- Evaluating a ruleset costs about what a CASE of a dozen or two comparisons
+-- does (25 operators): the planner weighs parallel plans accordingly.
+ALTER FUNCTION segment_assign(text, anyelement) COST 25;
+ALTER FUNCTION segment_assign(text, jsonb) COST 25;
+ALTER FUNCTION segment_matches(text, anyelement) COST 25;
+ALTER FUNCTION segment_matches(text, jsonb) COST 25;
+ALTER FUNCTION segment_explain(text, anyelement) COST 100;
+ALTER FUNCTION segment_explain(text, jsonb) COST 100;
 COMMENT ON FUNCTION segment_assign(text, anyelement) IS
   'the segment of a customer row under a ruleset: the first matching rule''s segment, else the default (NULL if none); e.g. SELECT segment_assign(''lifecycle'', c) FROM customers c';
 COMMENT ON FUNCTION segment_assign(text, jsonb) IS

@@ -138,7 +138,7 @@ pub extern "C" fn pg_finfo_segment_assign_columns() -> &'static pg_sys::Pg_finfo
 pgrx::extension_sql!(
     r#"
 CREATE FUNCTION segment_assign_columns(ruleset text, attributes text[], VARIADIC columns "any") RETURNS text
-  STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'segment_assign_columns';
+  STABLE PARALLEL SAFE COST 25 LANGUAGE c AS 'MODULE_PATHNAME', 'segment_assign_columns';
 COMMENT ON FUNCTION segment_assign_columns(text, text[], "any") IS
   'internal: what the planner rewrites segment_assign(ruleset, row) into for a table row, passing only the columns the ruleset reads (attributes names them, in order); call segment_assign instead';
 "#,

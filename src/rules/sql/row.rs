@@ -9,6 +9,7 @@ use super::env::interval_of;
 use crate::error::{Error, Result, SqlState};
 use crate::rules::value::{Type, Value};
 use pgrx::pg_sys;
+use pgrx::prelude::*;
 use std::borrow::Cow;
 use std::ffi::CStr;
 
@@ -244,12 +245,35 @@ unsafe fn text_array<'r>(d: pg_sys::Datum, utf8: bool) -> Vec<Option<Cow<'r, str
             if offset >= end {
                 break; // malformed: never read past the value
             }
-            // Array elements are untoasted varlenas aligned to int (text's typalign).
-            let element = at(offset) as *const pg_sys::varlena;
-            out.push(Some(str_of(pgrx::varlena::varlena_to_byte_slice(element), utf8)));
-            offset = (offset + pgrx::varlena::varsize_any(element) + 3) & !3;
+            // Array elements are plain varlenas aligned (logically) to int,
+            // text's typalign; in a shifted array they are not aligned in
+            // memory, so their headers are read byte-wise.
+            let element = at(offset);
+            let first = *element;
+            let (header, total) = if first & 0x01 == 0x01 {
+                (1, usize::from(first >> 1)) // 1-byte header
+            } else if first & 0x03 == 0x00 {
+                (4, ((element as *const u32).read_unaligned() >> 2) as usize) // 4-byte header, not compressed
+            } else {
+                return text_array_copied(d); // compressed or external element: never built by PostgreSQL
+            };
+            if total < header || offset + total > end {
+                break; // malformed: never read past the value
+            }
+            let bytes: &'r [u8] = std::slice::from_raw_parts(element.add(header), total - header);
+            out.push(Some(str_of(bytes, utf8)));
+            offset = (offset + total + 3) & !3;
         }
         out
+    }
+}
+
+/// [`text_array`] through pgrx's array reader, copying each element.
+unsafe fn text_array_copied<'r>(d: pg_sys::Datum) -> Vec<Option<Cow<'r, str>>> {
+    unsafe {
+        Array::<&str>::from_polymorphic_datum(d, false, pg_sys::TEXTARRAYOID)
+            .map(|a| a.iter().map(|e| e.map(|s| Cow::Owned(s.to_string()))).collect())
+            .unwrap_or_default()
     }
 }
 
