@@ -122,13 +122,7 @@ impl RowBinding {
     /// `header` must point to a detoasted composite value of the bound type.
     pub unsafe fn encode(&mut self, header: pg_sys::HeapTupleHeader, encoder: &Encoder, out: &mut [f32]) -> Result<()> {
         unsafe {
-            let mut tuple = pg_sys::HeapTupleData {
-                t_len: pgrx::heap_tuple_header_get_datum_length(header) as u32,
-                t_self: pg_sys::ItemPointerData::default(),
-                t_tableOid: pg_sys::InvalidOid,
-                t_data: header,
-            };
-            pg_sys::heap_deform_tuple(&mut tuple, self.tupdesc, self.values.as_mut_ptr(), self.nulls.as_mut_ptr());
+            crate::composite::deform(header, self.tupdesc, &mut self.values, &mut self.nulls);
         }
         out.fill(0.0);
         for (feature, &(index, reader)) in encoder.features.iter().zip(&self.columns) {

@@ -126,15 +126,7 @@ impl Binding {
     /// # Safety
     /// `header` must be a detoasted composite value of the bound type.
     pub unsafe fn deform(&mut self, header: pg_sys::HeapTupleHeader) {
-        unsafe {
-            let mut tuple = pg_sys::HeapTupleData {
-                t_len: pgrx::heap_tuple_header_get_datum_length(header) as u32,
-                t_self: pg_sys::ItemPointerData::default(),
-                t_tableOid: pg_sys::InvalidOid,
-                t_data: header,
-            };
-            pg_sys::heap_deform_tuple(&mut tuple, self.tupdesc, self.values.as_mut_ptr(), self.nulls.as_mut_ptr());
-        }
+        unsafe { crate::composite::deform(header, self.tupdesc, &mut self.values, &mut self.nulls) }
     }
 
     /// Deforms a heap tuple (an SPI result row).
