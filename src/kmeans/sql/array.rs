@@ -34,8 +34,25 @@ pub unsafe fn read_into<T: FromF64>(datum: pg_sys::Datum, out: &mut Vec<T>) -> E
 /// `datum` must be a live array Datum.
 pub unsafe fn read_shaped<T: FromF64>(datum: pg_sys::Datum, out: &mut Vec<T>, multi: bool, shape: &mut Vec<usize>) -> Elements {
     unsafe {
-        let v = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
-        let bytes = pgrx::varlena_to_byte_slice(v);
+        let raw = datum.cast_mut_ptr::<pg_sys::varlena>();
+        // an inline, uncompressed value (the usual feature vector) is read in
+        // place; only toasted or compressed ones are copied out, and freed after
+        if pgrx::varlena::varatt_is_1b_e(raw) || pgrx::varlena::varatt_is_4b_c(raw) {
+            let v = pg_sys::pg_detoast_datum_packed(raw);
+            let got = read_payload(pgrx::varlena_to_byte_slice(v), out, multi, shape);
+            if v != raw {
+                pg_sys::pfree(v.cast());
+            }
+            got
+        } else {
+            read_payload(pgrx::varlena_to_byte_slice(raw), out, multi, shape)
+        }
+    }
+}
+
+/// [`read_shaped`] on the bytes after the varlena header.
+fn read_payload<T: FromF64>(bytes: &[u8], out: &mut Vec<T>, multi: bool, shape: &mut Vec<usize>) -> Elements {
+    {
         let word = |at: usize| i32::from_ne_bytes(bytes[at..at + 4].try_into().unwrap());
         let ndim = word(0) as usize;
         let dataoffset = word(4) as usize;

@@ -128,7 +128,7 @@ fn kmeans_fit(
         }
         Ok(())
     };
-    let loaded = load(&relation_text, &source, None, estimated, &mut budget);
+    let loaded = load(relation, &relation_text, &source, None, estimated, &mut budget);
     let m = &loaded.matrix;
     if m.rows == 0 {
         raise(
