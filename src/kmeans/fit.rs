@@ -32,6 +32,8 @@ pub struct FitOptions {
 #[derive(Debug, Clone, Copy)]
 pub enum Event {
     Seeding { run: u32 },
+    /// The run's initial centroids are chosen; its Lloyd iterations follow.
+    Seeded { run: u32 },
     Iteration { run: u32, progress: Progress },
 }
 
@@ -125,6 +127,7 @@ pub fn fit(m: &Matrix, opts: &FitOptions, on_event: &mut dyn FnMut(Event)) -> Fi
                 }
             }
         };
+        on_event(Event::Seeded { run });
         let fitted = lloyd(m, &init, lloyd_opts, &mut |progress| on_event(Event::Iteration { run, progress }));
         if best.as_ref().is_none_or(|b| fitted.inertia < b.inertia) {
             best = Some(fitted);

@@ -52,6 +52,12 @@ pub unsafe fn nearest_rows(x: &[f32], d: usize, ct: &[f32], k: usize, out: &mut 
     let (xp, cp) = (x.as_ptr(), ct.as_ptr());
     // rows per tile: more when the centroids fit in fewer registers
     let rows_per_tile = if blocks == 1 { 8 } else { 4 };
+    // +∞ in the last block's padding lanes (never chosen), 0 elsewhere: max(distance, pad)
+    let pad = unsafe {
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let real = _mm256_cmpgt_epi32(_mm256_set1_epi32((k - (blocks - 1) * LANES) as i32), lane);
+        _mm256_andnot_ps(_mm256_castsi256_ps(real), _mm256_set1_ps(f32::INFINITY))
+    };
     let mut r0 = 0;
     while r0 < n {
         let rows = rows_per_tile.min(n - r0);
@@ -71,10 +77,7 @@ pub unsafe fn nearest_rows(x: &[f32], d: usize, ct: &[f32], k: usize, out: &mut 
             b0 += if rows == 8 || left == 1 { 1 } else { 2 };
         }
         for r in 0..rows {
-            let row = unsafe { std::slice::from_raw_parts_mut(dist.add(r * kp), kp) };
-            // padding centroids are never chosen
-            row[k..].fill(f32::INFINITY);
-            out[r0 + r] = unsafe { first_min(row.as_ptr(), blocks) };
+            out[r0 + r] = unsafe { first_min(dist.add(r * kp), blocks, pad) };
         }
         r0 += rows;
     }
@@ -122,14 +125,17 @@ unsafe fn tiles_of_one<const B: usize>(rows: usize, x: *const f32, d: usize, ct:
     }
 }
 
-/// The first index of the smallest of `blocks` × 8 distances, and that distance.
+/// The first index of the smallest of `blocks` × 8 distances, and that distance;
+/// `pad` (+∞ in the padding lanes of the last block) keeps padding out.
 /// Distances are never NaN (finite inputs; overflow gives +∞), so this equals
 /// the sequential scan with a strict `<`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn first_min(dist: *const f32, blocks: usize) -> (u32, f32) {
+unsafe fn first_min(dist: *mut f32, blocks: usize, pad: __m256) -> (u32, f32) {
     unsafe {
+        let last = dist.add((blocks - 1) * LANES);
+        _mm256_storeu_ps(last, _mm256_max_ps(_mm256_loadu_ps(last), pad));
         let mut m = _mm256_loadu_ps(dist);
         for b in 1..blocks {
             m = _mm256_min_ps(m, _mm256_loadu_ps(dist.add(b * LANES)));
