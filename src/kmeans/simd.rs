@@ -53,11 +53,9 @@ pub unsafe fn nearest_rows(x: &[f32], d: usize, ct: &[f32], k: usize, out: &mut 
     // rows per tile: more when the centroids fit in fewer registers
     let rows_per_tile = if blocks == 1 { 8 } else { 4 };
     // +∞ in the last block's padding lanes (never chosen), 0 elsewhere: max(distance, pad)
-    let pad = unsafe {
-        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        let real = _mm256_cmpgt_epi32(_mm256_set1_epi32((k - (blocks - 1) * LANES) as i32), lane);
-        _mm256_andnot_ps(_mm256_castsi256_ps(real), _mm256_set1_ps(f32::INFINITY))
-    };
+    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let real = _mm256_cmpgt_epi32(_mm256_set1_epi32((k - (blocks - 1) * LANES) as i32), lane);
+    let pad = _mm256_andnot_ps(_mm256_castsi256_ps(real), _mm256_set1_ps(f32::INFINITY));
     let mut r0 = 0;
     while r0 < n {
         let rows = rows_per_tile.min(n - r0);

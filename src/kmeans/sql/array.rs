@@ -63,9 +63,14 @@ fn read_payload<T: FromF64>(bytes: &[u8], out: &mut Vec<T>, multi: bool, shape: 
         if ndim > 1 && !multi {
             return Elements::MultiDim(ndim);
         }
-        shape.clear();
-        shape.extend((0..ndim).map(|i| word(12 + 4 * i) as usize));
-        let count: usize = shape.iter().product();
+        // (a flat array's length is read without filling `shape`: no allocation per row)
+        let count: usize = if multi {
+            shape.clear();
+            shape.extend((0..ndim).map(|i| word(12 + 4 * i) as usize));
+            shape.iter().product()
+        } else {
+            word(12) as usize
+        };
         let width = if elemtype == pg_sys::FLOAT4OID {
             4
         } else if elemtype == pg_sys::FLOAT8OID {
@@ -78,15 +83,16 @@ fn read_payload<T: FromF64>(bytes: &[u8], out: &mut Vec<T>, multi: bool, shape: 
         let bitmap = (dataoffset != 0).then_some(12 + 8 * ndim);
         if bitmap.is_none() && width == 4 {
             // the common case (no NULL bitmap, real[]): one bounds check, no per-element branches but the finiteness test
-            out.reserve(count);
-            for (i, b) in bytes[data..data + 4 * count].chunks_exact(4).enumerate() {
-                let x = f32::from_ne_bytes(b.try_into().unwrap());
-                if !x.is_finite() {
-                    return Elements::NotFinite(i + 1, f64::from(x));
-                }
-                out.push(T::from_f64(f64::from(x)));
+            let from = out.len();
+            out.extend(bytes[data..data + 4 * count].chunks_exact(4).map(|b| T::from_f32(f32::from_ne_bytes(b.try_into().unwrap()))));
+            // checked after the (vectorised) copy: finite values are the rule
+            if out[from..].iter().all(|x| x.is_finite()) {
+                return Elements::Ok(count);
             }
-            return Elements::Ok(count);
+            let at = out[from..].iter().position(|x| !x.is_finite()).expect("one is not finite");
+            let x = out[from + at].to_f64();
+            out.truncate(from + at);
+            return Elements::NotFinite(at + 1, x);
         }
         for i in 0..count {
             if let Some(b) = bitmap {
@@ -122,15 +128,35 @@ pub fn pg_float(x: f64) -> &'static str {
 
 pub trait FromF64: Copy {
     fn from_f64(x: f64) -> Self;
+    fn from_f32(x: f32) -> Self;
+    fn to_f64(self) -> f64;
+    fn is_finite(self) -> bool {
+        self.to_f64().is_finite()
+    }
 }
 impl FromF64 for f32 {
     fn from_f64(x: f64) -> f32 {
         x as f32
     }
+    fn from_f32(x: f32) -> f32 {
+        x
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+    fn is_finite(self) -> bool {
+        f32::is_finite(self)
+    }
 }
 impl FromF64 for f64 {
     fn from_f64(x: f64) -> f64 {
         x
+    }
+    fn from_f32(x: f32) -> f64 {
+        f64::from(x)
+    }
+    fn to_f64(self) -> f64 {
+        self
     }
 }
 
