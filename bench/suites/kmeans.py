@@ -20,10 +20,11 @@ What is timed:
 Where the time goes (printed as a second table, not timed): kmeans_fit's DEBUG1
 timing line (load, seeding, per Lloyd iteration, store) of its last timed run,
 scikit-learn's fit time per iteration, and peak memory of one extra untimed run
-of each side: the most anonymous memory (RssAnon from /proc, sampled every 2 ms)
-the PostgreSQL backend resp. this Python process held during the call, minus
-what it held before (shared buffers are not counted: they are PostgreSQL's
-cache, allocated at start).
+of each side: for PostgreSQL, the most anonymous memory (RssAnon from /proc,
+sampled every 2 ms) a fresh backend held during the call, minus what it held
+before (shared buffers are not counted: they are PostgreSQL's cache, allocated
+at start); for scikit-learn, the peak of what numpy allocated during `fit`
+(tracemalloc; the input array is not counted, as it was in memory before).
 
 KMEANS_BENCH_ROWS may list several sizes (e.g. 100000,1000000); each gets its
 own tables `kmeans_points_<d>_<rows>`.
@@ -34,6 +35,7 @@ import os
 import re
 import threading
 import time
+import tracemalloc
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -195,7 +197,15 @@ def cases_for(ctx, n, details):
                 c.execute(f"SET pg_segment.kmeans_threads = {THREADS}")
                 pid = c.execute("SELECT pg_backend_pid()").fetchone()[0]
                 state["pg_mb"] = peak_anon_mb(pid, lambda: fit_sql(c))
-            state["sk_mb"] = peak_anon_mb(os.getpid(), peer_timed)
+            # this process reuses memory freed by earlier fits, so its RSS does not show
+            # sklearn's allocations: count them with tracemalloc (numpy reports its buffers to it)
+            tracemalloc.start()
+            try:
+                tracemalloc.reset_peak()
+                peer_timed()
+                state["sk_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+            finally:
+                tracemalloc.stop()
 
         def setup_all(setup=setup, memory=memory):
             setup()
