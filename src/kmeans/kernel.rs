@@ -487,14 +487,24 @@ mod tests {
         }
         let mut rng = crate::kmeans::rng::Rng::new(11);
         // every tile shape and tail: k from 1 to 41 (1..6 blocks), rows not a multiple of 8
-        for (d, k) in [(1, 1), (2, 3), (4, 4), (3, 8), (5, 9), (16, 8), (7, 16), (16, 17), (32, 32), (9, 41)] {
+        // (and data far from the origin, where the screen of k > 8 keeps more candidates)
+        let shapes = [(1, 1), (2, 3), (4, 4), (3, 8), (5, 9), (16, 8), (7, 16), (16, 17), (32, 32), (9, 41), (64, 24)];
+        for ((d, k), offset) in shapes.iter().flat_map(|&s| [(s, 0.0), (s, 1000.0), (s, 3e6)]) {
             let n = 203;
-            let x: Vec<f32> = (0..n * d).map(|_| (rng.next_f64() * 10.0 - 5.0) as f32).collect();
-            let mut centroids: Vec<f64> = (0..k * d).map(|_| rng.next_f64() * 10.0 - 5.0).collect();
-            // exact ties: centroid 1 repeats centroid 0 (the lower index must win)
+            let x: Vec<f32> = (0..n * d).map(|_| (offset + rng.next_f64() * 10.0 - 5.0) as f32).collect();
+            let mut centroids: Vec<f64> = (0..k * d).map(|_| offset + rng.next_f64() * 10.0 - 5.0).collect();
+            // exact ties: centroids 1 and k - 1 repeat centroid 0 (the lowest index must win)
             if k > 1 {
                 let first: Vec<f64> = centroids[..d].to_vec();
                 centroids[d..2 * d].copy_from_slice(&first);
+                centroids[(k - 1) * d..k * d].copy_from_slice(&first);
+            }
+            // and rows sitting on centroids: distance 0
+            let mut x = x;
+            for c in 0..k.min(n) {
+                for j in 0..d {
+                    x[c * 3 * d + j] = centroids[c * d + j] as f32;
+                }
             }
             let ct = transpose(&centroids, k, d);
             let mut portable = vec![(0u32, 0f32); n];
@@ -502,7 +512,7 @@ mod tests {
             nearest_portable::<true>(&x, d, &ct, k, &mut portable);
             nearest_rows(&x, d, &ct, k, &mut tiled, &mut Vec::new(), true);
             for (i, (a, b)) in portable.iter().zip(&tiled).enumerate() {
-                assert_eq!((a.0, a.1.to_bits()), (b.0, b.1.to_bits()), "d={d} k={k} row {i}");
+                assert_eq!((a.0, a.1.to_bits()), (b.0, b.1.to_bits()), "d={d} k={k} offset {offset} row {i}");
             }
         }
     }
