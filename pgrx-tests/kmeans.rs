@@ -48,6 +48,50 @@ mod tests {
         assert_eq!(Spi::get_one::<bool>("SELECT kmeans_drop('km2', if_exists => true)").unwrap(), Some(false));
     }
 
+    /// kmeans_fit reads exactly what the caller's `SELECT f FROM rel` would (a
+    /// plain table is scanned directly, everything else through SPI): rows of
+    /// inheritance children, materialized views (55000 when not populated),
+    /// row-level security of a non-superuser owner under FORCE, and 42501
+    /// without SELECT privilege.
+    #[pg_test]
+    fn kmeans_fit_reads_rows_as_the_caller() {
+        kmeans_pairs();
+        let rows = |relation: &str| kmeans_text(&format!("SELECT rows::text FROM kmeans_fit('kc', '{relation}', 'f', 1)"));
+        Spi::run("CREATE TABLE km_child () INHERITS (km_pairs); INSERT INTO km_child VALUES (6, '{5,5}');").unwrap();
+        assert_eq!(rows("km_pairs"), "5");
+        assert_eq!(rows("km_child"), "1");
+        Spi::run(
+            "CREATE MATERIALIZED VIEW km_mv AS SELECT f FROM km_pairs WHERE id < 3;
+             CREATE MATERIALIZED VIEW km_mv_empty AS SELECT f FROM km_pairs WITH NO DATA;",
+        )
+        .unwrap();
+        assert_eq!(rows("km_mv"), "2");
+        assert_eq!(error_of("SELECT kmeans_fit('kc', 'km_mv_empty', 'f', 1)").map(|e| e.0), Some("55000".into()));
+        Spi::run(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'km_user') THEN CREATE ROLE km_user; END IF;
+               EXECUTE format('GRANT USAGE ON SCHEMA %s TO km_user',
+                              (SELECT relnamespace::regnamespace FROM pg_class WHERE oid = 'kmeans_models'::regclass));
+             END $$;
+             GRANT ALL ON kmeans_models, kmeans_model_versions TO km_user;
+             CREATE TABLE km_secret (id int, f real[]);
+             INSERT INTO km_secret VALUES (1, '{0,0}'), (2, '{1,1}'), (3, '{2,2}');
+             ALTER TABLE km_secret OWNER TO km_user;
+             ALTER TABLE km_secret ENABLE ROW LEVEL SECURITY;
+             ALTER TABLE km_secret FORCE ROW LEVEL SECURITY;
+             CREATE POLICY km_two ON km_secret USING (id <= 2);
+             CREATE TABLE km_hidden (id int, f real[]);
+             INSERT INTO km_hidden VALUES (1, '{0,0}');",
+        )
+        .unwrap();
+        Spi::run("SET LOCAL ROLE km_user").unwrap();
+        assert_eq!(rows("km_secret"), "2");
+        assert_eq!(error_of("SELECT kmeans_fit('kc', 'km_hidden', 'f', 1)").map(|e| e.0), Some("42501".into()));
+        Spi::run("RESET ROLE").unwrap();
+        // a superuser is not subject to the policy
+        assert_eq!(rows("km_secret"), "3");
+    }
+
     /// A refit earlier in the transaction is seen by the next statement's assignments.
     #[pg_test]
     fn kmeans_refit_replaces_the_cached_model() {

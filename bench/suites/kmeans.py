@@ -16,11 +16,26 @@ What is timed:
   (k-means++, n_init=1), COPY the labels back into a table.
 - assign (d=16): `SELECT sum(kmeans_assign('m', f))` over every row vs a plain
   scan reading the same column (`sum(cardinality(f))`).
+
+Where the time goes (printed as a second table, not timed): kmeans_fit's DEBUG1
+timing line (load, seeding, per Lloyd iteration, store) of its last timed run,
+scikit-learn's fit time per iteration, and peak memory of one extra untimed run
+of each side: for PostgreSQL, the most anonymous memory (RssAnon from /proc,
+sampled every 2 ms) a fresh backend held during the call, minus what it held
+before (shared buffers are not counted: they are PostgreSQL's cache, allocated
+at start); for scikit-learn, the peak of what numpy allocated during `fit`
+(tracemalloc; the input array is not counted, as it was in memory before).
+
+KMEANS_BENCH_ROWS may list several sizes (e.g. 100000,1000000); each gets its
+own tables `kmeans_points_<d>_<rows>`.
 """
 
 import io
 import os
+import re
+import threading
 import time
+import tracemalloc
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -35,7 +50,7 @@ THREADS = min(os.cpu_count() or 1, 8)
 
 
 def make_table(conn, n, d):
-    table = f"kmeans_points_{d}"
+    table = f"kmeans_points_{d}_{n}"
     have = conn.execute("SELECT count(*) FROM pg_class WHERE relname = %s", [table]).fetchone()[0]
     if have:
         rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -76,12 +91,65 @@ def write_back(conn, ids, labels):
         copy.write(out.getvalue())
 
 
+def rss_anon_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return 0
+
+
+def peak_anon_mb(pid, fn):
+    """Runs fn() while sampling RssAnon of process pid: (peak - before) in MB."""
+    before = rss_anon_kb(pid)
+    peak = [before]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_anon_kb(pid))
+            time.sleep(0.002)
+
+    t = threading.Thread(target=sample)
+    t.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        t.join()
+    peak[0] = max(peak[0], rss_anon_kb(pid))
+    return (peak[0] - before) / 1024.0
+
+
+TIMING = re.compile(r"load ([\d.]+) ms, seeding ([\d.]+) ms, (\d+) iterations ([\d.]+) ms \(([\d.]+) ms each.*store ([\d.]+) ms")
+
+
 def cases(ctx):
+    details = []
+    for n in [int(v) for v in os.environ.get("KMEANS_BENCH_ROWS", str(ctx.customers)).split(",")]:
+        yield from cases_for(ctx, n, details)
+    print("\n#### k-means: where the time goes (last timed run; memory: one extra run)\n")
+    print("| rows | d | k | load (ms) | seeding (ms) | ms per iteration (kmeans_fit) | store (ms) | sklearn ms per iteration | "
+          "peak memory MB (pg backend) | peak memory MB (sklearn) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row in details:
+        print("| " + " | ".join(row) + " |")
+    print(flush=True)
+
+
+def cases_for(ctx, n, details):
     conn = ctx.connect(autocommit=True)
     conn.execute("SET client_min_messages = warning")
     conn.execute(f"SET pg_segment.kmeans_threads = {THREADS}")
     # rows of the point tables: --customers, or KMEANS_BENCH_ROWS (so 1M points need not generate 1M customers)
-    n = int(os.environ.get("KMEANS_BENCH_ROWS", ctx.customers))
+    timing = {}
+
+    def on_notice(diag):
+        m = TIMING.search(diag.message_primary or "")
+        if m:
+            timing["last"] = m.groups()
+
+    conn.add_notice_handler(on_notice)
     for d, k in SHAPES:
         table = make_table(conn, n, d)
         state = {}
@@ -92,13 +160,20 @@ def cases(ctx):
             rng = np.random.default_rng(0)
             state["init"] = x[rng.choice(len(x), k, replace=False)].astype(np.float64)
 
-        def ours(table=table, k=k, state=state):
-            row = conn.execute(
+        def fit_sql(c, table=table, k=k, state=state):
+            return c.execute(
                 f"SELECT inertia, iterations, elapsed_ms FROM kmeans_fit('bench_km', '{table}', 'f', {k}, "
                 f"max_iter => {ITERATIONS}, tol => 0, init_centroids => %s::float8[])",
                 [state["init"].tolist()],
             ).fetchone()
-            state["ours"] = row
+
+        def ours(state=state):
+            conn.execute("SET client_min_messages = debug1")
+            try:
+                state["ours"] = fit_sql(conn)
+            finally:
+                conn.execute("SET client_min_messages = warning")
+            state["timing"] = timing.get("last")
 
         def peer(k=k, state=state):
             with threadpool_limits(limits=THREADS):
@@ -107,11 +182,41 @@ def cases(ctx):
             state["peer"] = (km.inertia_, km.n_iter_)
             if "ours" in state:
                 ours_inertia, ours_iter, elapsed = state["ours"]
-                print(f"    d={d} k={k}: inertia {ours_inertia:.6g} vs {km.inertia_:.6g}, iterations {ours_iter} vs "
-                      f"{km.n_iter_}, kmeans_fit {elapsed:.0f} ms", flush=True)
+                print(f"    N={n} d={d} k={k}: inertia {ours_inertia:.6g} vs {km.inertia_:.6g}, iterations {ours_iter} vs "
+                      f"{km.n_iter_}, kmeans_fit {elapsed:.0f} ms; timing {state.get('timing')}", flush=True)
 
-        yield Case(f"fit alone, d={d} k={k}: kmeans_fit vs KMeans.fit (same init, {ITERATIONS} iterations)",
-                   ours, peer, "sklearn KMeans.fit on numpy", goal=0.5, setup=setup)
+        def peer_timed(state=state):
+            start = time.perf_counter()
+            peer()
+            state["peer_ms_per_iter"] = (time.perf_counter() - start) * 1000 / max(state["peer"][1], 1)
+
+        def memory(state=state):
+            """One untimed run of each side with memory sampling."""
+            with ctx.connect(autocommit=True) as c:
+                c.execute("SET client_min_messages = warning")
+                c.execute(f"SET pg_segment.kmeans_threads = {THREADS}")
+                pid = c.execute("SELECT pg_backend_pid()").fetchone()[0]
+                state["pg_mb"] = peak_anon_mb(pid, lambda: fit_sql(c))
+            # this process reuses memory freed by earlier fits, so its RSS does not show
+            # sklearn's allocations: count them with tracemalloc (numpy reports its buffers to it)
+            peer_timed()  # the time per iteration, without tracemalloc's overhead
+            tracemalloc.start()
+            try:
+                tracemalloc.reset_peak()
+                peer()
+                state["sk_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+            finally:
+                tracemalloc.stop()
+
+        def setup_all(setup=setup, memory=memory):
+            setup()
+            memory()
+
+        yield Case(f"fit alone, N={n:,} d={d} k={k}: kmeans_fit vs KMeans.fit (same init, {ITERATIONS} iterations)",
+                   ours, peer, "sklearn KMeans.fit on numpy", goal=0.5, setup=setup_all)
+        t = state.get("timing") or ("?",) * 6
+        details.append([f"{n:,}", str(d), str(k), t[0], t[1], t[4], t[5], f"{state.get('peer_ms_per_iter', 0):.1f}",
+                        f"{state.get('pg_mb', 0):.0f}", f"{state.get('sk_mb', 0):.0f}"])
 
     table = make_table(conn, n, 16)
 
@@ -126,7 +231,7 @@ def cases(ctx):
             km = KMeans(n_clusters=8, n_init=1, random_state=1, algorithm="lloyd").fit(x)
         write_back(conn, ids, km.labels_)
 
-    yield Case("export workflow, d=16 k=8: fit + labels into a table", workflow_ours, workflow_peer,
+    yield Case(f"export workflow, N={n:,} d=16 k=8: fit + labels into a table", workflow_ours, workflow_peer,
                "COPY out + numpy + sklearn fit + COPY labels in", goal=0.1)
 
     def assign_ours():
@@ -135,4 +240,4 @@ def cases(ctx):
     def assign_scan():
         conn.execute(f"SELECT sum(cardinality(f)) FROM {table}").fetchone()
 
-    yield Case("assign every row, d=16 k=8", assign_ours, assign_scan, "plain scan of the column", goal=2.0)
+    yield Case(f"assign every row, N={n:,} d=16 k=8", assign_ours, assign_scan, "plain scan of the column", goal=2.0)

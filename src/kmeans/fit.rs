@@ -32,6 +32,8 @@ pub struct FitOptions {
 #[derive(Debug, Clone, Copy)]
 pub enum Event {
     Seeding { run: u32 },
+    /// The run's initial centroids are chosen; its Lloyd iterations follow.
+    Seeded { run: u32 },
     Iteration { run: u32, progress: Progress },
 }
 
@@ -101,7 +103,8 @@ pub fn check_data(m: &Matrix, opts: &FitOptions, relation: &str) -> Result<()> {
 
 /// The best (lowest inertia; ties: the earliest run) of `n_init` runs.
 pub fn fit(m: &Matrix, opts: &FitOptions, on_event: &mut dyn FnMut(Event)) -> Fitted {
-    let tol = opts.tol * m.mean_variance();
+    // (tol = 0 needs no variance: saves a pass over the matrix)
+    let tol = if opts.tol == 0.0 { 0.0 } else { opts.tol * m.mean_variance() };
     let lloyd_opts = LloydOptions { max_iter: opts.max_iter, tol, threads: opts.threads };
     let runs = if matches!(opts.start, Start::Given(_)) { 1 } else { opts.n_init.max(1) };
     let mut best: Option<Fitted> = None;
@@ -125,6 +128,7 @@ pub fn fit(m: &Matrix, opts: &FitOptions, on_event: &mut dyn FnMut(Event)) -> Fi
                 }
             }
         };
+        on_event(Event::Seeded { run });
         let fitted = lloyd(m, &init, lloyd_opts, &mut |progress| on_event(Event::Iteration { run, progress }));
         if best.as_ref().is_none_or(|b| fitted.inertia < b.inertia) {
             best = Some(fitted);

@@ -119,39 +119,33 @@ pub fn working_bytes(rows: usize, k: usize, dims: usize) -> u64 {
 }
 
 /// Centroids per register block of the distance loop (8 f32 lanes = one AVX register).
-const LANES: usize = 8;
+const LANES: usize = super::simd::LANES;
 
 /// k rounded up to whole blocks: the row stride of the transposed centroids.
 fn padded(k: usize) -> usize {
     k.div_ceil(LANES) * LANES
 }
 
-/// One fused pass over rows `start..start+labels.len()`: each row goes to its
-/// nearest centroid (`ct` holds the centroids transposed, d × padded(k), as
-/// f32) and, when `update`, is added to that cluster's sums. Distances are
-/// accumulated 8 centroids at a time in a local array the compiler keeps in
-/// one vector register across the d features.
-#[inline(always)]
-fn chunk_pass_body<const FMA: bool>(m: &Matrix, ct: &[f32], exact: &[f64], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
-    let d = m.dims;
+/// Rows whose nearest centroids are found before their bookkeeping: small
+/// enough that they are still in L1/L2 when their features are summed.
+const SUB_ROWS: usize = 256;
+
+/// The portable nearest-centroid search (CPUs without AVX2 + FMA, and the
+/// reference the SIMD tiles are tested against): for each row of `x`, the
+/// distances to 8 centroids at a time are accumulated in a local array the
+/// compiler keeps in one vector register across the d features; `FMA` fuses
+/// the multiply-add (a libm call where the CPU lacks it).
+fn nearest_portable<const FMA: bool>(x: &[f32], d: usize, ct: &[f32], k: usize, out: &mut [(u32, f32)]) {
     let kp = padded(k);
-    let mut p = Partial {
-        sums: if update { vec![0.0; k * d] } else { Vec::new() },
-        counts: vec![0; k],
-        inertia: 0.0,
-        changed: 0,
-    };
-    for (offset, label) in labels.iter_mut().enumerate() {
-        let x = m.row(start + offset);
+    for (row, o) in x.chunks_exact(d).zip(out.iter_mut()) {
         let mut best = 0usize;
         let mut best_d = f32::INFINITY;
         for block in (0..kp).step_by(LANES) {
             let mut acc = [0f32; LANES];
-            for (j, &xj) in x.iter().enumerate() {
+            for (j, &xj) in row.iter().enumerate() {
                 let column: &[f32; LANES] = ct[j * kp + block..j * kp + block + LANES].try_into().unwrap();
                 for l in 0..LANES {
                     let t = xj - column[l];
-                    // fused multiply-add where the CPU has it (a libm call otherwise)
                     acc[l] = if FMA { t.mul_add(t, acc[l]) } else { acc[l] + t * t };
                 }
             }
@@ -162,42 +156,84 @@ fn chunk_pass_body<const FMA: bool>(m: &Matrix, ct: &[f32], exact: &[f64], k: us
                 }
             }
         }
-        if *label != best as u32 {
-            *label = best as u32;
-            p.changed += 1;
+        *o = (best as u32, best_d);
+    }
+}
+
+/// Nearest centroids of the rows of `x`: the AVX2 tiles where the CPU has them.
+fn nearest_rows(x: &[f32], d: usize, ct: &[f32], k: usize, out: &mut [(u32, f32)], scratch: &mut Vec<f32>, simd: bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if simd {
+            // SAFETY: `simd` is only true when super::simd::available() said so;
+            // the slices have the lengths the function asserts.
+            return unsafe { super::simd::nearest_rows(x, d, ct, k, out, scratch) };
         }
-        p.counts[best] += 1;
-        if update {
-            p.inertia += f64::from(best_d);
-        } else {
-            // the reported inertia: the chosen centroid's distance again in f64
-            p.inertia += distance2(x, &exact[best * d..(best + 1) * d]);
+    }
+    let _ = (simd, scratch);
+    nearest_portable::<false>(x, d, ct, k, out)
+}
+
+/// One fused pass over rows `start..start+labels.len()`: each row goes to its
+/// nearest centroid (`ct` holds the centroids transposed, d × padded(k), as
+/// f32) and, when `update`, is added to that cluster's sums. Rows are taken
+/// SUB_ROWS at a time: nearest centroids first, then the bookkeeping in row order.
+fn chunk_pass(m: &Matrix, ct: &[f32], exact: &[f64], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if super::simd::available() {
+            // SAFETY: the CPU has the features the function is compiled for.
+            return unsafe { chunk_pass_avx2(m, ct, exact, k, start, labels, update) };
         }
-        if update {
-            let sums = &mut p.sums[best * d..(best + 1) * d];
-            for (s, &v) in sums.iter_mut().zip(x) {
-                *s += f64::from(v);
+    }
+    chunk_pass_body(m, ct, exact, k, start, labels, update, false)
+}
+
+/// [`chunk_pass_body`] compiled for AVX2 (the f64 sums are added 4 at a time;
+/// the same additions in the same order, so the same bits).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn chunk_pass_avx2(m: &Matrix, ct: &[f32], exact: &[f64], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
+    chunk_pass_body(m, ct, exact, k, start, labels, update, true)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn chunk_pass_body(m: &Matrix, ct: &[f32], exact: &[f64], k: usize, start: usize, labels: &mut [u32], update: bool, simd: bool) -> Partial {
+    let d = m.dims;
+    let mut p = Partial {
+        sums: if update { vec![0.0; k * d] } else { Vec::new() },
+        counts: vec![0; k],
+        inertia: 0.0,
+        changed: 0,
+    };
+    let mut near = vec![(0u32, 0f32); SUB_ROWS.min(labels.len())];
+    let mut scratch = Vec::new();
+    for (s, sub) in labels.chunks_mut(SUB_ROWS).enumerate() {
+        let first = start + s * SUB_ROWS;
+        let near = &mut near[..sub.len()];
+        nearest_rows(&m.data[first * d..(first + sub.len()) * d], d, ct, k, near, &mut scratch, simd);
+        for (offset, (label, &(best, best_d))) in sub.iter_mut().zip(near.iter()).enumerate() {
+            let x = m.row(first + offset);
+            let best = best as usize;
+            if *label != best as u32 {
+                *label = best as u32;
+                p.changed += 1;
+            }
+            p.counts[best] += 1;
+            if update {
+                p.inertia += f64::from(best_d);
+                let sums = &mut p.sums[best * d..(best + 1) * d];
+                for (s, &v) in sums.iter_mut().zip(x) {
+                    *s += f64::from(v);
+                }
+            } else {
+                // the reported inertia: the chosen centroid's distance again in f64
+                p.inertia += distance2(x, &exact[best * d..(best + 1) * d]);
             }
         }
     }
     p
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn chunk_pass_avx2(m: &Matrix, ct: &[f32], exact: &[f64], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
-    chunk_pass_body::<true>(m, ct, exact, k, start, labels, update)
-}
-
-fn chunk_pass(m: &Matrix, ct: &[f32], exact: &[f64], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            return unsafe { chunk_pass_avx2(m, ct, exact, k, start, labels, update) };
-        }
-    }
-    chunk_pass_body::<false>(m, ct, exact, k, start, labels, update)
 }
 
 /// The centroids (k × d, f64) transposed to d × padded(k) f32 for the distance loop
@@ -228,14 +264,26 @@ fn pass(m: &Matrix, centroids: &[f64], k: usize, labels: &mut [u32], update: boo
             partials.push((*start, chunk_pass(m, &ct, centroids, k, *start, l, update)));
         }
     } else {
-        let per_thread = work.len().div_ceil(threads);
+        // threads take the next chunk as they finish one (a thread slowed down by
+        // other work on a shared machine does not hold the pass up); the merge
+        // below is in chunk order whichever thread computed a chunk
         let ct = &ct;
+        let queue: Vec<std::sync::Mutex<Option<(usize, &mut [u32])>>> =
+            work.into_iter().map(|w| std::sync::Mutex::new(Some(w))).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (queue, next) = (&queue, &next);
         std::thread::scope(|scope| {
-            let handles: Vec<_> = work
-                .chunks_mut(per_thread)
-                .map(|group| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
                     scope.spawn(move || {
-                        group.iter_mut().map(|(start, l)| (*start, chunk_pass(m, ct, centroids, k, *start, l, update))).collect::<Vec<_>>()
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(slot) = queue.get(i) else { break };
+                            let (start, l) = slot.lock().expect("each chunk is taken once").take().expect("each chunk is taken once");
+                            done.push((start, chunk_pass(m, ct, centroids, k, start, l, update)));
+                        }
+                        done
                     })
                 })
                 .collect();
@@ -430,6 +478,78 @@ mod tests {
         assert_eq!(one.centroids, four.centroids);
         assert_eq!(one.inertia.to_bits(), four.inertia.to_bits());
         assert_eq!(one.sizes, four.sizes);
+    }
+
+    #[test]
+    fn simd_tiles_match_the_portable_loop_bit_for_bit() {
+        if !crate::kmeans::simd::available() {
+            return;
+        }
+        let mut rng = crate::kmeans::rng::Rng::new(11);
+        // every tile shape and tail: k from 1 to 41 (1..6 blocks), rows not a multiple of 8
+        // (and data far from the origin, where the screen of k > 8 keeps more candidates)
+        let shapes = [(1, 1), (2, 3), (4, 4), (3, 8), (5, 9), (16, 8), (7, 16), (16, 17), (32, 32), (9, 41), (64, 24)];
+        for ((d, k), offset) in shapes.iter().flat_map(|&s| [(s, 0.0), (s, 1000.0), (s, 3e6)]) {
+            let n = 203;
+            let x: Vec<f32> = (0..n * d).map(|_| (offset + rng.next_f64() * 10.0 - 5.0) as f32).collect();
+            let mut centroids: Vec<f64> = (0..k * d).map(|_| offset + rng.next_f64() * 10.0 - 5.0).collect();
+            // exact ties: centroids 1 and k - 1 repeat centroid 0 (the lowest index must win)
+            if k > 1 {
+                let first: Vec<f64> = centroids[..d].to_vec();
+                centroids[d..2 * d].copy_from_slice(&first);
+                centroids[(k - 1) * d..k * d].copy_from_slice(&first);
+            }
+            // and rows sitting on centroids: distance 0
+            let mut x = x;
+            for c in 0..k.min(n) {
+                for j in 0..d {
+                    x[c * 3 * d + j] = centroids[c * d + j] as f32;
+                }
+            }
+            let ct = transpose(&centroids, k, d);
+            let mut portable = vec![(0u32, 0f32); n];
+            let mut tiled = vec![(0u32, 0f32); n];
+            nearest_portable::<true>(&x, d, &ct, k, &mut portable);
+            nearest_rows(&x, d, &ct, k, &mut tiled, &mut Vec::new(), true);
+            for (i, (a, b)) in portable.iter().zip(&tiled).enumerate() {
+                assert_eq!((a.0, a.1.to_bits()), (b.0, b.1.to_bits()), "d={d} k={k} offset {offset} row {i}");
+            }
+        }
+    }
+
+    /// Time per Lloyd iteration at the benchmark's shapes (N = 1M):
+    /// `cargo test --release --lib lloyd_timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn lloyd_timing() {
+        let n: usize = std::env::var("KMEANS_TIMING_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+        let threads: usize = std::env::var("KMEANS_TIMING_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+        for (d, k) in [(4, 4), (16, 8), (32, 32)] {
+            let mut rng = crate::kmeans::rng::Rng::new(3);
+            let mut m = Matrix::new(d);
+            m.data = (0..n * d).map(|i| ((i / d) % 8 * 7 + i % d * 3) as f32 % 17.0 * 2.0 + rng.next_f64() as f32 * 3.0).collect();
+            m.rows = n;
+            let init: Vec<f64> = (0..k).flat_map(|c| m.row(c * 7919 % n).iter().map(|&v| f64::from(v)).collect::<Vec<_>>()).collect();
+            let iterations = 20;
+            let cpu = || {
+                // process CPU time (user + system), less sensitive than wall time to a busy machine
+                std::fs::read_to_string("/proc/self/stat").ok().map_or(0.0, |s| {
+                    let f: Vec<&str> = s.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+                    (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0)) * 10.0
+                })
+            };
+            let (started, cpu0) = (std::time::Instant::now(), cpu());
+            let f = lloyd(&m, &init, LloydOptions { max_iter: iterations, tol: 0.0, threads }, &mut |_| {});
+            let (ms, cpu_ms) = (started.elapsed().as_secs_f64() * 1000.0, cpu() - cpu0);
+            let passes = f64::from(f.iterations + 1);
+            println!(
+                "N={n} d={d} k={k} threads={threads}: {:.2} ms wall, {:.2} ms CPU per pass ({} iterations + final pass, inertia {:.6e})",
+                ms / passes,
+                cpu_ms / passes,
+                f.iterations,
+                f.inertia
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod fit; // a whole fit: checks, n_init runs of seeding + Lloyd, memory estimate
 pub mod kernel; // the matrix and the fused, threaded Lloyd pass
+pub mod simd; // the AVX2 + FMA register-tiled nearest-centroid search the pass uses
 pub mod metrics; // silhouette / Calinski–Harabasz / Davies–Bouldin, the suggested k
 pub mod model; // a stored model: centroids text format, nearest-centroid assignment
 pub mod rng; // seeded generator, samples, reservoir

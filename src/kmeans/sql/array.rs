@@ -34,8 +34,25 @@ pub unsafe fn read_into<T: FromF64>(datum: pg_sys::Datum, out: &mut Vec<T>) -> E
 /// `datum` must be a live array Datum.
 pub unsafe fn read_shaped<T: FromF64>(datum: pg_sys::Datum, out: &mut Vec<T>, multi: bool, shape: &mut Vec<usize>) -> Elements {
     unsafe {
-        let v = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
-        let bytes = pgrx::varlena_to_byte_slice(v);
+        let raw = datum.cast_mut_ptr::<pg_sys::varlena>();
+        // an inline, uncompressed value (the usual feature vector) is read in
+        // place; only toasted or compressed ones are copied out, and freed after
+        if pgrx::varlena::varatt_is_1b_e(raw) || pgrx::varlena::varatt_is_4b_c(raw) {
+            let v = pg_sys::pg_detoast_datum_packed(raw);
+            let got = read_payload(pgrx::varlena_to_byte_slice(v), out, multi, shape);
+            if v != raw {
+                pg_sys::pfree(v.cast());
+            }
+            got
+        } else {
+            read_payload(pgrx::varlena_to_byte_slice(raw), out, multi, shape)
+        }
+    }
+}
+
+/// [`read_shaped`] on the bytes after the varlena header.
+fn read_payload<T: FromF64>(bytes: &[u8], out: &mut Vec<T>, multi: bool, shape: &mut Vec<usize>) -> Elements {
+    {
         let word = |at: usize| i32::from_ne_bytes(bytes[at..at + 4].try_into().unwrap());
         let ndim = word(0) as usize;
         let dataoffset = word(4) as usize;
@@ -46,9 +63,14 @@ pub unsafe fn read_shaped<T: FromF64>(datum: pg_sys::Datum, out: &mut Vec<T>, mu
         if ndim > 1 && !multi {
             return Elements::MultiDim(ndim);
         }
-        shape.clear();
-        shape.extend((0..ndim).map(|i| word(12 + 4 * i) as usize));
-        let count: usize = shape.iter().product();
+        // (a flat array's length is read without filling `shape`: no allocation per row)
+        let count: usize = if multi {
+            shape.clear();
+            shape.extend((0..ndim).map(|i| word(12 + 4 * i) as usize));
+            shape.iter().product()
+        } else {
+            word(12) as usize
+        };
         let width = if elemtype == pg_sys::FLOAT4OID {
             4
         } else if elemtype == pg_sys::FLOAT8OID {
@@ -59,6 +81,19 @@ pub unsafe fn read_shaped<T: FromF64>(datum: pg_sys::Datum, out: &mut Vec<T>, mu
         // offsets in the payload (after the 4-byte header the layout assumes)
         let mut data = if dataoffset != 0 { dataoffset - 4 } else { ((16 + 8 * ndim + 7) & !7) - 4 };
         let bitmap = (dataoffset != 0).then_some(12 + 8 * ndim);
+        if bitmap.is_none() && width == 4 {
+            // the common case (no NULL bitmap, real[]): one bounds check, no per-element branches but the finiteness test
+            let from = out.len();
+            out.extend(bytes[data..data + 4 * count].chunks_exact(4).map(|b| T::from_f32(f32::from_ne_bytes(b.try_into().unwrap()))));
+            // checked after the (vectorised) copy: finite values are the rule
+            if out[from..].iter().all(|x| x.is_finite()) {
+                return Elements::Ok(count);
+            }
+            let at = out[from..].iter().position(|x| !x.is_finite()).expect("one is not finite");
+            let x = out[from + at].to_f64();
+            out.truncate(from + at);
+            return Elements::NotFinite(at + 1, x);
+        }
         for i in 0..count {
             if let Some(b) = bitmap {
                 if bytes[b + i / 8] & (1 << (i % 8)) == 0 {
@@ -93,15 +128,35 @@ pub fn pg_float(x: f64) -> &'static str {
 
 pub trait FromF64: Copy {
     fn from_f64(x: f64) -> Self;
+    fn from_f32(x: f32) -> Self;
+    fn to_f64(self) -> f64;
+    fn is_finite(self) -> bool {
+        self.to_f64().is_finite()
+    }
 }
 impl FromF64 for f32 {
     fn from_f64(x: f64) -> f32 {
         x as f32
     }
+    fn from_f32(x: f32) -> f32 {
+        x
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+    fn is_finite(self) -> bool {
+        f32::is_finite(self)
+    }
 }
 impl FromF64 for f64 {
     fn from_f64(x: f64) -> f64 {
         x
+    }
+    fn from_f32(x: f32) -> f64 {
+        f64::from(x)
+    }
+    fn to_f64(self) -> f64 {
+        self
     }
 }
 

@@ -128,7 +128,9 @@ fn kmeans_fit(
         }
         Ok(())
     };
-    let loaded = load(&relation_text, &source, None, estimated, &mut budget);
+    let load_started = Instant::now();
+    let loaded = load(relation, &relation_text, &source, None, estimated, &mut budget);
+    let load_ms = load_started.elapsed().as_secs_f64() * 1000.0;
     let m = &loaded.matrix;
     if m.rows == 0 {
         raise(
@@ -160,8 +162,25 @@ fn kmeans_fit(
     };
     check_data(m, &opts, &relation_text).or_raise();
     let mut last_notice = Instant::now();
+    // where the time goes (DEBUG1 below): seeding runs from a run's first
+    // Seeding event to its Seeded event; the rest of the fit is Lloyd passes
+    let fit_started = Instant::now();
+    let mut seeding_since: Option<Instant> = None;
+    let mut seed_ms = 0.0;
+    let mut passes = 0u32;
     let fitted = fit(m, &opts, &mut |event| {
         pgrx::check_for_interrupts!();
+        match event {
+            Event::Seeding { .. } => {
+                seeding_since.get_or_insert_with(Instant::now);
+            }
+            Event::Seeded { .. } => {
+                if let Some(since) = seeding_since.take() {
+                    seed_ms += since.elapsed().as_secs_f64() * 1000.0;
+                }
+            }
+            Event::Iteration { .. } => passes += 1,
+        }
         // progress at most every 2 seconds, so short fits stay quiet
         if let Event::Iteration { run, progress } = event {
             if last_notice.elapsed().as_secs_f64() >= 2.0 {
@@ -179,6 +198,7 @@ fn kmeans_fit(
             }
         }
     });
+    let lloyd_ms = fit_started.elapsed().as_secs_f64() * 1000.0 - seed_ms;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let options = serde_json::json!({
         "max_iter": max_iter, "tol": tol, "seed": seed,
@@ -206,6 +226,13 @@ fn kmeans_fit(
         options,
         elapsed_ms,
     });
+    pgrx::debug1!(
+        "kmeans_fit \"{name}\" timing: load {load_ms:.1} ms, seeding {seed_ms:.1} ms, {passes} iterations {lloyd_ms:.1} ms \
+         ({:.2} ms each, with the final labelling pass), store {:.1} ms, total {:.1} ms",
+        lloyd_ms / f64::from(passes.max(1)),
+        started.elapsed().as_secs_f64() * 1000.0 - elapsed_ms,
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     TableIterator::once((
         name.to_string(),
         k as i32,

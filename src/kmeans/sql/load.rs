@@ -8,6 +8,7 @@
 //! that finds the offending rows.
 
 use super::array::{read_into, Elements};
+use super::heap;
 use crate::error::sql::{raise, OrRaise};
 use crate::error::{Error, Result, SqlState};
 use crate::extension_schema::quote_ident;
@@ -124,7 +125,7 @@ fn element_error(what: Elements, row: u64, relation: &str, column: &str, dims: u
 /// Reads every vector (or a reservoir sample of `sample` rows) of `relation`.
 /// `expected_rows` (the planner's estimate) sizes the first allocation, so the
 /// matrix is not copied as it grows.
-pub fn load(relation: &str, source: &Source, sample: Option<(usize, u64)>, expected_rows: usize, budget: Budget) -> Loaded {
+pub fn load(oid: pg_sys::Oid, relation: &str, source: &Source, sample: Option<(usize, u64)>, expected_rows: usize, budget: Budget) -> Loaded {
     let mut matrix = Matrix::new(0);
     let mut reserved = false;
     let mut skipped = 0u64;
@@ -164,9 +165,9 @@ pub fn load(relation: &str, source: &Source, sample: Option<(usize, u64)>, expec
         }
         Ok(())
     };
-    scan(&query, |row| {
+    let mut each_row = |value: Option<pg_sys::Datum>| -> Result<()> {
         row_number += 1;
-        let Some(datum) = row[0] else {
+        let Some(datum) = value else {
             skipped += 1;
             return Ok(());
         };
@@ -191,8 +192,16 @@ pub fn load(relation: &str, source: &Source, sample: Option<(usize, u64)>, expec
             },
         }
         push(&buffer, &mut matrix, &mut reservoir)
-    })
-    .or_raise();
+    };
+    // a column of a plain table: read the heap directly (same rows, same order)
+    let direct = match source {
+        Source::Column(column) => heap::direct_column(oid, column).and_then(|attnum| heap::scan_column(oid, attnum, &mut each_row)),
+        Source::Profile(_) => None,
+    };
+    match direct {
+        Some(result) => result.map(|_| ()).or_raise(),
+        None => scan(&query, |row| each_row(row[0])).map(|_| ()).or_raise(),
+    }
     let seen = reservoir.as_ref().map_or(matrix.rows as u64, |r| r.seen);
     Loaded { matrix, skipped, seen }
 }

@@ -66,7 +66,7 @@ fn kmeans_select_k(
         }
         Ok(())
     };
-    let loaded = load(&relation_text, &source, Some((sample_size as usize, seed as u64)), super::fit::estimated_rows(relation), &mut budget);
+    let loaded = load(relation, &relation_text, &source, Some((sample_size as usize, seed as u64)), super::fit::estimated_rows(relation), &mut budget);
     let m = &loaded.matrix;
     if m.rows == 0 {
         raise(
