@@ -24,8 +24,19 @@ fn too_large() -> Error {
 
 /// 10^n as i128.
 pub fn pow10(n: u32) -> Result<i128> {
-    10i128.checked_pow(n).ok_or_else(too_large)
+    POW10.get(n as usize).copied().ok_or_else(too_large)
 }
+
+/// 10^0 ..= 10^38 (a table: rescaling runs once per order).
+const POW10: [i128; 39] = {
+    let mut t = [1i128; 39];
+    let mut i = 1;
+    while i < 39 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
 
 /// `units` at `from` decimal places re-expressed at `to` ≥ `from` places.
 pub fn rescale(units: i128, from: u8, to: u8) -> Result<i128> {
@@ -301,6 +312,15 @@ pub fn mean(total: Decimal, count: i64) -> Option<Decimal> {
     }
     // the places the amounts show (at least those they have), plus 4
     let shown = u16::from(total.scale).max(total.display_scale).min(38) as u8;
+    if let (Ok(units), Some(factor)) = (i64::try_from(total.units), POW10.get(usize::from(shown + 4 - total.scale))) {
+        // the common case in 64 bits (128-bit division is a library call), same result
+        if let Some(scaled) = i64::try_from(*factor).ok().and_then(|f| units.checked_mul(f)) {
+            let (q, r) = (scaled / count, scaled % count);
+            let round_away = 2 * r.unsigned_abs() >= count.unsigned_abs();
+            let units = if round_away { q + scaled.signum() } else { q };
+            return Some(Decimal { units: i128::from(units), scale: shown + 4, display_scale: u16::from(shown + 4) });
+        }
+    }
     for extra in (0..=4u8).rev() {
         let scale = shown + extra;
         if scale > 38 {
@@ -501,6 +521,31 @@ mod tests {
         // 0.1 + 0.2 is exactly 0.3 here
         let s = add(Decimal::from_f64(0.1).unwrap(), Decimal::from_f64(0.2).unwrap()).unwrap();
         assert_eq!(s.to_text(), "0.3");
+    }
+
+    #[test]
+    fn mean_in_64_bits_equals_128_bits() {
+        // the 128-bit loop of mean, without the 64-bit shortcut
+        fn slow(total: Decimal, count: i64) -> Decimal {
+            let shown = u16::from(total.scale).max(total.display_scale).min(38) as u8;
+            for extra in (0..=4u8).rev() {
+                let scale = shown + extra;
+                let Ok(scaled) = rescale(total.units, total.scale, scale) else { continue };
+                let n = i128::from(count);
+                let (q, r) = (scaled / n, scaled % n);
+                let units = if 2 * r.unsigned_abs() >= n.unsigned_abs() { q + scaled.signum() } else { q };
+                return Decimal { units, scale, display_scale: u16::from(scale) };
+            }
+            unreachable!()
+        }
+        for units in [0i128, 1, -1, 5, -5, 7, 123_456, -987_654_321, 999_999_999_999, i64::MAX as i128 / 1000, i64::MAX as i128, 1 << 70] {
+            for (scale, display_scale) in [(0u8, 0u16), (2, 2), (1, 2), (6, 0), (0, 4), (14, 14)] {
+                for count in [1i64, 2, 3, 7, 10, 1000, 123_457] {
+                    let total = Decimal { units, scale, display_scale };
+                    assert_eq!(mean(total, count).unwrap(), slow(total, count), "{total:?} / {count}");
+                }
+            }
+        }
     }
 
     #[test]

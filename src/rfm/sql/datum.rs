@@ -81,6 +81,21 @@ pub fn numeric_datum(d: Decimal) -> pg_sys::Datum {
     unsafe { pg_sys::Datum::from(new_varlena(&bytes, bytes.len())) }
 }
 
+/// Room for a numeric varlena of any [`Decimal`], int-aligned as numerics are.
+pub type NumericBuffer = [u32; (pg_sys::VARHDRSZ + crate::rfm::amount::NUMERIC_MAX_BYTES).div_ceil(4)];
+
+/// A `numeric` datum of a decimal written into `buffer` (no palloc): valid while
+/// the buffer is, e.g. for one `tuplestore_putvalues`, which copies it.
+pub fn numeric_datum_in(buffer: &mut NumericBuffer, d: Decimal) -> pg_sys::Datum {
+    let (bytes, len) = d.numeric_bytes();
+    unsafe {
+        let v = buffer.as_mut_ptr() as *mut u8;
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), v.add(pg_sys::VARHDRSZ), len);
+        pgrx::set_varsize_4b(v as *mut pg_sys::varlena, (pg_sys::VARHDRSZ + len) as i32);
+        pg_sys::Datum::from(v)
+    }
+}
+
 /// The amount in a datum of type `type_oid` (numeric, float8/4, int8/4/2).
 pub unsafe fn amount(datum: pg_sys::Datum, type_oid: pg_sys::Oid) -> Decimal {
     let result = unsafe {
