@@ -24,7 +24,10 @@ pub fn open(oid: pg_sys::Oid, attnums: &[i16]) -> Option<Table> {
                 pg_sys::pg_attribute_aclcheck(oid, a, user, pg_sys::ACL_SELECT as pg_sys::AclMode)
                     == pg_sys::AclResult::ACLCHECK_OK
             });
-        if !may_select || pg_sys::check_enable_rls(oid, pg_sys::InvalidOid, true) == pg_sys::CheckEnableRlsResult::RLS_ENABLED as std::ffi::c_int {
+        if !may_select
+            || !pg_sys::ActiveSnapshotSet() // always set in a query; the SPI path would take its own
+            || pg_sys::check_enable_rls(oid, pg_sys::InvalidOid, true) == pg_sys::CheckEnableRlsResult::RLS_ENABLED as std::ffi::c_int
+        {
             return None;
         }
         // the lock the SELECT would take, kept to the end of the transaction as the executor does
