@@ -300,6 +300,83 @@ mod tests {
         );
     }
 
+    /// A plain table is scanned directly, anything else through SPI: both give
+    /// the same rows, and privileges, row-level security and inheritance apply
+    /// exactly as in `SELECT ... FROM orders`.
+    #[pg_test]
+    fn rfm_segments_direct_scan_equals_spi() {
+        Spi::run(
+            "SET LOCAL TimeZone = 'Europe/Berlin';
+             CREATE TABLE rt_direct AS
+             SELECT (i * 7 % 499)::bigint AS customer_id,
+                    timestamptz '2024-03-20' + (i * 7919 % 9000) * interval '47 minutes' AS ordered_at,
+                    CASE i % 9 WHEN 0 THEN NULL WHEN 1 THEN -(i % 50)::numeric / 4 WHEN 2 THEN 123456789.123456
+                               ELSE ((i * 13 % 400) + 1)::numeric / 4 END AS amount
+             FROM generate_series(1, 8000) i;
+             INSERT INTO rt_direct VALUES (NULL, '2024-05-01', 1), (3, NULL, 2), (4, '2030-01-01', 3);
+             CREATE VIEW rt_direct_view AS SELECT * FROM rt_direct",
+        )
+        .unwrap();
+        let rows = |rel: &str, extra: &str| {
+            query_rows(&format!(
+                "SELECT concat_ws(' ', customer, first_order_at, last_order_at, recency_days, frequency, monetary, avg_order_value,
+                        tenure_days, btyd_frequency, btyd_recency, btyd_t, btyd_monetary_value, r_score, f_score, m_score, rfm_cell, segment)
+                 FROM rfm_segments('{rel}', NULL::bigint, as_of => '2025-01-01'{extra}) ORDER BY customer"
+            ))
+        };
+        let direct = rows("rt_direct", "");
+        assert_eq!(direct.len(), 499);
+        assert_eq!(direct, rows("rt_direct_view", ""));
+        // a fixed-offset zone (no DST) and a DST zone give their own calendar days, both ways
+        for zone in ["Etc/GMT-9", "America/New_York", "UTC"] {
+            Spi::run(&format!("SET LOCAL TimeZone = '{zone}'")).unwrap();
+            let (a, b) = (rows("rt_direct", ""), rows("rt_direct_view", ""));
+            assert_eq!(a, b, "{zone}");
+            let by_agg = query_rows(
+                "SELECT concat_ws(' ', customer_id, (r).btyd_frequency, (r).btyd_recency, (r).btyd_t, (r).btyd_monetary_value)
+                 FROM (SELECT customer_id, rfm_agg(ordered_at, amount, '2025-01-01') r FROM rt_direct WHERE customer_id IS NOT NULL GROUP BY 1) s
+                 WHERE (r).frequency > 0 ORDER BY customer_id",
+            );
+            let by_segments = query_rows(
+                "SELECT concat_ws(' ', customer, btyd_frequency, btyd_recency, btyd_t, btyd_monetary_value)
+                 FROM rfm_segments('rt_direct', NULL::bigint, as_of => '2025-01-01') ORDER BY customer",
+            );
+            assert_eq!(by_agg, by_segments, "{zone}");
+        }
+        assert_ne!(rows("rt_direct", ""), direct); // UTC days differ from Berlin's
+        // inheritance: the children's rows count, as in SELECT ... FROM parent
+        Spi::run("CREATE TABLE rt_direct_child () INHERITS (rt_direct); INSERT INTO rt_direct_child VALUES (100000, '2024-06-01', 5)").unwrap();
+        assert_eq!(rfm_one("SELECT count(*)::text FROM rfm_segments('rt_direct', NULL::bigint, as_of => '2025-01-01')"), "500");
+        Spi::run("DROP TABLE rt_direct_child").unwrap();
+        // privileges: none → 42501; SELECT on just the three columns is enough
+        Spi::run(
+            "CREATE ROLE rt_reader; CREATE ROLE rt_stranger;
+             ALTER TABLE rt_direct ADD COLUMN secret text;
+             GRANT SELECT (customer_id, ordered_at, amount) ON rt_direct TO rt_reader",
+        )
+        .unwrap();
+        // (map => NULL: the roles may not read the segment maps either)
+        let count_as_role = || rfm_one("SELECT count(*)::text FROM rfm_segments('rt_direct', NULL::bigint, as_of => '2025-01-01', map => NULL)");
+        Spi::run("SET LOCAL ROLE rt_stranger").unwrap();
+        let (state, message) = error_of("SELECT * FROM rfm_segments('rt_direct', NULL::bigint, map => NULL)").unwrap();
+        assert_eq!((state.as_str(), message.contains("rt_direct")), ("42501", true), "{message}");
+        Spi::run("RESET ROLE; SET LOCAL ROLE rt_reader").unwrap();
+        assert_eq!(count_as_role(), "499");
+        assert_eq!(rfm_state_of("SELECT * FROM rfm_segments('rt_direct', NULL::bigint, amount_column => 'secret', map => NULL)"), "42501");
+        // row-level security: the policy's rows only
+        Spi::run(
+            "RESET ROLE;
+             ALTER TABLE rt_direct ENABLE ROW LEVEL SECURITY;
+             CREATE POLICY rt_small ON rt_direct FOR SELECT TO rt_reader USING (customer_id < 100)",
+        )
+        .unwrap();
+        Spi::run("SET LOCAL ROLE rt_reader").unwrap();
+        assert_eq!(count_as_role(), "100");
+        Spi::run("RESET ROLE").unwrap();
+        // the test's superuser is not subject to the policy
+        assert_eq!(rfm_one("SELECT count(*)::text FROM rfm_segments('rt_direct', NULL::bigint, as_of => '2025-01-01')"), "499");
+    }
+
     #[pg_test]
     fn rfm_segments_errors_name_what_is_wrong() {
         rfm_sample();

@@ -129,6 +129,15 @@ fn rfm_agg_combine(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
 
 /// The 11 attributes of type `rfm`, in order (None: NULL).
 pub fn rfm_values(r: &Rfm, naive: bool) -> [Option<pg_sys::Datum>; 11] {
+    rfm_values_with(r, naive, &mut |_, d| datum::numeric_datum(d))
+}
+
+/// [`rfm_values`] with the two numerics (monetary, avg_order_value: slots 0 and 1) made by `numeric`.
+pub fn rfm_values_with(
+    r: &Rfm,
+    naive: bool,
+    numeric: &mut dyn FnMut(usize, crate::rfm::amount::Decimal) -> pg_sys::Datum,
+) -> [Option<pg_sys::Datum>; 11] {
     let ts = |t: Option<i64>| t.map(|t| pg_sys::Datum::from(if naive { datum::naive_to_tz(t) } else { t }));
     let float8 = |x: Option<f64>| x.map(|x| pg_sys::Datum::from(x.to_bits()));
     [
@@ -136,8 +145,8 @@ pub fn rfm_values(r: &Rfm, naive: bool) -> [Option<pg_sys::Datum>; 11] {
         ts(r.last_order_at),
         float8(r.recency_days),
         Some(pg_sys::Datum::from(r.frequency)),
-        r.monetary.map(datum::numeric_datum),
-        r.avg_order_value.map(datum::numeric_datum),
+        r.monetary.map(|d| numeric(0, d)),
+        r.avg_order_value.map(|d| numeric(1, d)),
         float8(r.tenure_days),
         r.btyd_frequency.map(pg_sys::Datum::from),
         float8(r.btyd_recency),

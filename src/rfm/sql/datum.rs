@@ -81,6 +81,21 @@ pub fn numeric_datum(d: Decimal) -> pg_sys::Datum {
     unsafe { pg_sys::Datum::from(new_varlena(&bytes, bytes.len())) }
 }
 
+/// Room for a numeric varlena of any [`Decimal`], int-aligned as numerics are.
+pub type NumericBuffer = [u32; (pg_sys::VARHDRSZ + crate::rfm::amount::NUMERIC_MAX_BYTES).div_ceil(4)];
+
+/// A `numeric` datum of a decimal written into `buffer` (no palloc): valid while
+/// the buffer is, e.g. for one `tuplestore_putvalues`, which copies it.
+pub fn numeric_datum_in(buffer: &mut NumericBuffer, d: Decimal) -> pg_sys::Datum {
+    let (bytes, len) = d.numeric_bytes();
+    unsafe {
+        let v = buffer.as_mut_ptr() as *mut u8;
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), v.add(pg_sys::VARHDRSZ), len);
+        pgrx::set_varsize_4b(v as *mut pg_sys::varlena, (pg_sys::VARHDRSZ + len) as i32);
+        pg_sys::Datum::from(v)
+    }
+}
+
 /// The amount in a datum of type `type_oid` (numeric, float8/4, int8/4/2).
 pub unsafe fn amount(datum: pg_sys::Datum, type_oid: pg_sys::Oid) -> Decimal {
     let result = unsafe {
@@ -128,6 +143,8 @@ const SLOTS: usize = 1 << 16; // 7 years of hours before two share a slot
 /// at whatever minute, is computed per timestamp, exactly).
 pub struct OffsetCache {
     zone: *const pg_sys::pg_tz,
+    /// the offset of a zone that has only one (UTC, Etc/GMT+5, ...): no lookup at all
+    fixed: Option<i64>,
     /// (hour, offset in µs to add to UTC) per slot; hour i64::MIN = empty
     slots: Vec<(i64, i64)>,
 }
@@ -140,17 +157,23 @@ impl Default for OffsetCache {
 
 impl OffsetCache {
     pub fn new() -> OffsetCache {
-        OffsetCache { zone: std::ptr::null(), slots: Vec::new() }
+        OffsetCache { zone: std::ptr::null(), fixed: None, slots: Vec::new() }
     }
 
     /// The offset (µs to add to UTC) at a finite timestamptz.
     pub fn offset(&mut self, ts: i64) -> i64 {
-        let bucket = ts.div_euclid(BUCKET);
         let zone = unsafe { pg_sys::session_timezone } as *const pg_sys::pg_tz;
-        if self.zone != zone || self.slots.is_empty() {
+        if self.zone != zone || (self.fixed.is_none() && self.slots.is_empty()) {
             self.zone = zone;
-            self.slots = vec![(i64::MIN, 0); SLOTS];
+            let mut gmtoff: std::ffi::c_long = 0;
+            // seconds east of UTC, as timestamp2tm's offset of every timestamp in such a zone
+            self.fixed = unsafe { pg_sys::pg_get_timezone_offset(zone, &mut gmtoff) }.then(|| i64::from(gmtoff) * 1_000_000);
+            self.slots = if self.fixed.is_some() { Vec::new() } else { vec![(i64::MIN, 0); SLOTS] };
         }
+        if let Some(fixed) = self.fixed {
+            return fixed;
+        }
+        let bucket = ts.div_euclid(BUCKET);
         let slot = (bucket as u64 as usize) & (SLOTS - 1);
         let (key, offset) = self.slots[slot];
         if key == bucket {

@@ -1,47 +1,102 @@
 //! `rfm_segments(orders, key_type, ...)`: the whole RFM job in one call.
 //!
-//! One pass over the orders (a plain `SELECT` through SPI as the caller, so
-//! privileges and row-level security apply) streams rows into a receiver that
-//! accumulates each customer densely (a hash from key to index, one
-//! [`Summary`] per customer — the same arithmetic as `rfm_agg`); then exact
-//! O(n) cut points per dimension, scores, cells and segment names. No
-//! `GROUP BY`, no sorts.
+//! One pass over the orders accumulates each customer densely (a hash from key
+//! to index, [`Customers`] — the same arithmetic as `rfm_agg`); then exact O(n)
+//! cut points per dimension, scores, cells and segment names. No `GROUP BY`,
+//! no sorts. A plain table the caller may read is scanned directly
+//! ([`heap_scan`]); anything else (views, row-level security, inheritance,
+//! columns that need a cast) through a plain `SELECT` in SPI as the caller, so
+//! privileges and policies apply either way.
 
-use super::agg::rfm_values;
+use super::agg::rfm_values_with;
 use super::datum::{self, RawDatum};
+use super::heap_scan;
 use super::maps::{self, Compiled};
 use super::scores::report_empty_bins;
 use crate::error::sql::{raise, required, OrRaise};
 use crate::error::{Error, SqlState};
 use crate::extension_schema::quote_ident;
+use crate::rfm::customers::Customers;
+use crate::rfm::int_keys::IntKeys;
 use crate::rfm::quantile;
-use crate::rfm::summary::{Rfm, Summary};
 use pgrx::prelude::*;
-use pgrx::{pg_sys, PgMemoryContexts};
+use pgrx::pg_sys;
 use rustc_hash::FxHashMap;
 
 /// Customer keys: integers by value, text and uuid by their bytes.
 enum Keys {
-    Int(FxHashMap<i64, u32>),
+    Int(IntKeys),
     Bytes(FxHashMap<Box<[u8]>, u32>),
 }
 
-/// What the receiver accumulates.
+/// What the scan accumulates.
 struct Scan {
+    /// the type of the key datums read (the column's, or key_type through SPI)
     key_type: pg_sys::Oid,
     amount_type: pg_sys::Oid,
     as_of: i64,
-    as_of_day: i32,
     keys: Keys,
+    /// the previous row's customer (orders often come grouped by customer)
+    last_int: i64,
+    last_bytes: Vec<u8>,
+    last_index: u32,
     /// local days of order times (the scan's own cache: no thread-local per row)
     offsets: datum::OffsetCache,
     /// key of each customer, in first-seen order (integers, or bytes)
     int_keys: Vec<i64>,
     byte_keys: Vec<Box<[u8]>>,
-    customers: Vec<Summary>,
+    customers: Customers,
 }
 
 impl Scan {
+    /// The dense index of the customer whose key datum is `key`.
+    unsafe fn index(&mut self, key: pg_sys::Datum) -> u32 {
+        unsafe {
+            match &mut self.keys {
+                Keys::Int(map) => {
+                    let k = match self.key_type {
+                        pg_sys::INT4OID => i64::from(key.value() as i32),
+                        pg_sys::INT2OID => i64::from(key.value() as i16),
+                        _ => key.value() as i64,
+                    };
+                    if k == self.last_int && self.last_index != u32::MAX {
+                        return self.last_index;
+                    }
+                    let (index, new) = map.index_or_insert(k);
+                    if new {
+                        self.int_keys.push(k);
+                        self.customers.push();
+                    }
+                    (self.last_int, self.last_index) = (k, index);
+                    index
+                }
+                Keys::Bytes(map) => {
+                    let bytes: &[u8] = if self.key_type == pg_sys::UUIDOID {
+                        std::slice::from_raw_parts(key.cast_mut_ptr::<u8>(), 16)
+                    } else {
+                        datum::varlena_bytes(key)
+                    };
+                    if self.last_index != u32::MAX && bytes == self.last_bytes.as_slice() {
+                        return self.last_index;
+                    }
+                    let index = match map.get(bytes) {
+                        Some(&index) => index,
+                        None => {
+                            let index = self.customers.push();
+                            map.insert(bytes.into(), index);
+                            self.byte_keys.push(bytes.into());
+                            index
+                        }
+                    };
+                    self.last_bytes.clear();
+                    self.last_bytes.extend_from_slice(bytes);
+                    self.last_index = index;
+                    index
+                }
+            }
+        }
+    }
+
     unsafe fn row(&mut self, values: *const pg_sys::Datum, nulls: *const bool) {
         unsafe {
             if *nulls || *nulls.add(1) {
@@ -52,44 +107,10 @@ impl Scan {
             if at > self.as_of {
                 return;
             }
-            let key = *values;
-            let index = match &mut self.keys {
-                Keys::Int(map) => {
-                    let k = match self.key_type {
-                        pg_sys::INT4OID => i64::from(key.value() as i32),
-                        pg_sys::INT2OID => i64::from(key.value() as i16),
-                        _ => key.value() as i64,
-                    };
-                    let next = self.customers.len() as u32;
-                    let index = *map.entry(k).or_insert(next);
-                    if index == next {
-                        self.int_keys.push(k);
-                    }
-                    index
-                }
-                Keys::Bytes(map) => {
-                    let bytes: &[u8] = if self.key_type == pg_sys::UUIDOID {
-                        std::slice::from_raw_parts(key.cast_mut_ptr::<u8>(), 16)
-                    } else {
-                        datum::varlena_bytes(key)
-                    };
-                    match map.get(bytes) {
-                        Some(&index) => index,
-                        None => {
-                            let index = self.customers.len() as u32;
-                            map.insert(bytes.into(), index);
-                            self.byte_keys.push(bytes.into());
-                            index
-                        }
-                    }
-                }
-            };
-            if index as usize == self.customers.len() {
-                self.customers.push(Summary::new(self.as_of, self.as_of_day, false));
-            }
+            let index = self.index(*values);
             let amount = if *nulls.add(2) { None } else { Some(datum::amount(*values.add(2), self.amount_type)) };
             let day = self.offsets.day(at);
-            self.customers[index as usize].add(at, day, amount).or_raise();
+            self.customers.add(index, at, day, amount).or_raise();
         }
     }
 }
@@ -124,7 +145,7 @@ fn spi<T>(result: Result<T, pgrx::spi::SpiError>) -> T {
 }
 
 /// The relation's printable name and its columns' types.
-fn columns(oid: pg_sys::Oid) -> (String, Vec<(String, pg_sys::Oid)>) {
+fn columns(oid: pg_sys::Oid) -> (String, Vec<(String, pg_sys::Oid, i16)>) {
     Spi::connect(|client| {
         let rel = spi(client.select(
             "SELECT c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.oid = $1",
@@ -139,21 +160,27 @@ fn columns(oid: pg_sys::Oid) -> (String, Vec<(String, pg_sys::Oid)>) {
         }
         let name = spi(rel.first().get::<String>(1)).unwrap_or_default();
         let cols = spi(client.select(
-            "SELECT a.attname::text, a.atttypid FROM pg_catalog.pg_attribute a \
+            "SELECT a.attname::text, a.atttypid, a.attnum FROM pg_catalog.pg_attribute a \
              WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
             None,
             &[oid.into()],
         ))
-        .map(|row| (spi(row.get::<String>(1)).unwrap_or_default(), spi(row.get::<pg_sys::Oid>(2)).unwrap_or_default()))
+        .map(|row| {
+            (
+                spi(row.get::<String>(1)).unwrap_or_default(),
+                spi(row.get::<pg_sys::Oid>(2)).unwrap_or_default(),
+                spi(row.get::<i16>(3)).unwrap_or_default(),
+            )
+        })
         .collect();
         (name, cols)
     })
 }
 
-/// The SELECT list entry of a column: quoted, cast when its type needs it.
-fn column(cols: &[(String, pg_sys::Oid)], relation: &str, name: &str, argument: &str) -> (String, pg_sys::Oid) {
-    match cols.iter().find(|(n, _)| n == name) {
-        Some((n, t)) => (quote_ident(n), *t),
+/// A column's quoted name, type and number.
+fn column(cols: &[(String, pg_sys::Oid, i16)], relation: &str, name: &str, argument: &str) -> (String, pg_sys::Oid, i16) {
+    match cols.iter().find(|(n, _, _)| n == name) {
+        Some((n, t, a)) => (quote_ident(n), *t, *a),
         None => raise(
             Error::undefined_column(name, relation)
                 .with_hint(format!("pass the column that holds it as {argument} => '...' (names match exactly)")),
@@ -170,10 +197,10 @@ fn text_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize, what: &str) -> String {
     }
 }
 
-/// The per-customer result columns.
-fn key_datum(scan: &Scan, i: usize) -> pg_sys::Datum {
+/// The customer column of customer `i`, of type `key_type`.
+fn key_datum(scan: &Scan, key_type: pg_sys::Oid, i: usize) -> pg_sys::Datum {
     unsafe {
-        match scan.key_type {
+        match key_type {
             pg_sys::INT8OID => pg_sys::Datum::from(scan.int_keys[i]),
             pg_sys::INT4OID => pg_sys::Datum::from(scan.int_keys[i] as i32),
             pg_sys::INT2OID => pg_sys::Datum::from(scan.int_keys[i] as i16),
@@ -249,14 +276,13 @@ fn rfm_segments(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
             Compiled::new(&m)
         });
 
-        // the query: key (cast to key_type), time as timestamptz, amount
+        // the columns: key (cast to key_type), time as timestamptz, amount
         let (relation, cols) = columns(oid);
-        let (key_sql, key_col_type) = column(&cols, &relation, &customer_column, "customer_column");
-        let (ts_sql, ts_type) = column(&cols, &relation, &ordered_at_column, "ordered_at_column");
-        let (amount_sql, amount_col_type) = column(&cols, &relation, &amount_column, "amount_column");
-        let key_expr = if key_col_type == key_type { key_sql } else { format!("{key_sql}::{}", datum::type_name(key_type)) };
+        let (key_sql, key_col_type, key_att) = column(&cols, &relation, &customer_column, "customer_column");
+        let (ts_sql, ts_type, ts_att) = column(&cols, &relation, &ordered_at_column, "ordered_at_column");
+        let (amount_sql, amount_col_type, amount_att) = column(&cols, &relation, &amount_column, "amount_column");
         let ts_expr = match ts_type {
-            pg_sys::TIMESTAMPTZOID => ts_sql,
+            pg_sys::TIMESTAMPTZOID => ts_sql.clone(),
             pg_sys::TIMESTAMPOID | pg_sys::DATEOID => format!("{ts_sql}::timestamptz"),
             other => raise(
                 Error::new(
@@ -266,16 +292,15 @@ fn rfm_segments(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
                 .with_hint("pass a timestamptz, timestamp or date column as ordered_at_column"),
             ),
         };
-        let (amount_expr, amount_type) = match amount_col_type {
-            pg_sys::NUMERICOID | pg_sys::FLOAT8OID | pg_sys::FLOAT4OID | pg_sys::INT8OID | pg_sys::INT4OID | pg_sys::INT2OID => {
-                (amount_sql, amount_col_type)
-            }
-            _ => (format!("{amount_sql}::numeric"), pg_sys::NUMERICOID),
-        };
-        let query = format!("SELECT {key_expr}, {ts_expr}, {amount_expr} FROM {relation}");
+        let native_amount = matches!(
+            amount_col_type,
+            pg_sys::NUMERICOID | pg_sys::FLOAT8OID | pg_sys::FLOAT4OID | pg_sys::INT8OID | pg_sys::INT4OID | pg_sys::INT2OID
+        );
+        let (amount_expr, amount_type) =
+            if native_amount { (amount_sql, amount_col_type) } else { (format!("{amount_sql}::numeric"), pg_sys::NUMERICOID) };
 
         let keys = if matches!(key_type, pg_sys::INT8OID | pg_sys::INT4OID | pg_sys::INT2OID) {
-            Keys::Int(FxHashMap::default())
+            Keys::Int(IntKeys::new())
         } else {
             Keys::Bytes(FxHashMap::default())
         };
@@ -283,13 +308,150 @@ fn rfm_segments(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
             key_type,
             amount_type,
             as_of,
-            as_of_day: datum::local_day(as_of),
             keys,
+            last_int: 0,
+            last_bytes: Vec::new(),
+            last_index: u32::MAX,
             offsets: datum::OffsetCache::new(),
             int_keys: Vec::new(),
             byte_keys: Vec::new(),
-            customers: Vec::new(),
+            customers: Customers::new(as_of, datum::local_day(as_of)),
         };
+        // the direct scan reads the columns as they are: only types that need no cast
+        let direct_types = ts_type == pg_sys::TIMESTAMPTZOID && native_amount && key_reads_as(key_col_type, key_type);
+        let started = std::time::Instant::now();
+        let table = if direct_types { heap_scan::open(oid, &[key_att, ts_att, amount_att]) } else { None };
+        let direct = table.is_some();
+        if let Some(table) = table {
+            scan.key_type = key_col_type;
+            table.scan([key_att, ts_att, amount_att], |values, nulls| scan.row(values.as_ptr(), nulls.as_ptr()));
+        } else {
+            let key_expr = if key_col_type == key_type { key_sql } else { format!("{key_sql}::{}", datum::type_name(key_type)) };
+            spi_scan(&mut scan, &format!("SELECT {key_expr}, {ts_expr}, {amount_expr} FROM {relation}"));
+        }
+        drop(keys_done(&mut scan));
+        let scanned = started.elapsed();
+
+        // cut points
+        let customers = &scan.customers;
+        let recency: Vec<f64> = (0..customers.len()).filter_map(|i| customers.recency_days(i)).collect();
+        let frequency: Vec<f64> = (0..customers.len()).map(|i| customers.totals(i).orders as f64).filter(|&f| f > 0.0).collect();
+        let monetary: Vec<f64> = (0..customers.len()).filter_map(|i| customers.monetary(i)).collect();
+        let r_breaks = dimension_breaks("recency", recency, bins_n, true);
+        let f_breaks = dimension_breaks("frequency", frequency, bins_n, false);
+        let m_breaks = dimension_breaks("monetary", monetary, bins_n, false);
+
+        let scored = started.elapsed();
+
+        // the result set: one row per customer, its summary finished on the way
+        pg_sys::InitMaterializedSRF(fcinfo, 0);
+        let rsinfo = (*fcinfo).resultinfo as *mut pg_sys::ReturnSetInfo;
+        let (store, tupdesc) = ((*rsinfo).setResult, (*rsinfo).setDesc);
+        let mut labels = Labels::new(bins, compiled.as_ref());
+        let mut customers = std::mem::replace(&mut scan.customers, Customers::new(as_of, 0)).finish();
+        let row_memory = pg_sys::AllocSetContextCreateInternal(
+            pg_sys::CurrentMemoryContext,
+            c"rfm_segments row".as_ptr(),
+            pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+        );
+        let mut datums = [pg_sys::Datum::from(0usize); COLUMNS];
+        let mut numerics: [datum::NumericBuffer; 2] = Default::default();
+        let mut nulls = [false; COLUMNS];
+        for i in 0..customers.len() {
+            let r = customers.rfm(i);
+            let score = |x: Option<f64>, cuts: &Option<Vec<f64>>, reverse| match (x, cuts) {
+                (Some(x), Some(c)) => Some(quantile::score(x, c, reverse)),
+                _ => None,
+            };
+            let rs = score(r.recency_days, &r_breaks, true);
+            let fs = score(Some(r.frequency as f64), &f_breaks, false);
+            let ms = score(r.monetary.map(|m| m.to_f64()), &m_breaks, false);
+            {
+                let _back = RowMemory::switch(row_memory);
+                let (cell, segment) = match (rs, fs, ms) {
+                    (Some(rs), Some(fs), Some(ms)) => {
+                        let (cell, segment) = labels.get(rs, fs, ms);
+                        (Some(cell), segment)
+                    }
+                    _ => (None, None),
+                };
+                let mut values: [Option<pg_sys::Datum>; COLUMNS] = [None; COLUMNS];
+                values[0] = Some(key_datum(&scan, key_type, i));
+                values[1..12].copy_from_slice(&rfm_values_with(&r, false, &mut |slot, d| {
+                    datum::numeric_datum_in(&mut numerics[slot], d)
+                }));
+                values[12] = rs.map(pg_sys::Datum::from);
+                values[13] = fs.map(pg_sys::Datum::from);
+                values[14] = ms.map(pg_sys::Datum::from);
+                values[15] = cell;
+                values[16] = segment;
+                for (k, v) in values.iter().enumerate() {
+                    datums[k] = v.unwrap_or(pg_sys::Datum::from(0usize));
+                    nulls[k] = v.is_none();
+                }
+                pg_sys::tuplestore_putvalues(store, tupdesc, datums.as_mut_ptr(), nulls.as_mut_ptr());
+            }
+            if i % 1024 == 1023 {
+                pg_sys::MemoryContextReset(row_memory);
+                pgrx::check_for_interrupts!();
+            }
+        }
+        pg_sys::MemoryContextDelete(row_memory);
+        pgrx::debug1!(
+            "rfm_segments: {} customers; scan {:.0} ms ({}), cut points {:.0} ms, rows {:.0} ms",
+            customers.len(),
+            scanned.as_secs_f64() * 1e3,
+            if direct { "direct" } else { "SPI" },
+            (scored - scanned).as_secs_f64() * 1e3,
+            (started.elapsed() - scored).as_secs_f64() * 1e3
+        );
+        RawDatum(pg_sys::Datum::from(0usize))
+    }
+}
+
+/// The result columns: customer, the 11 `rfm` fields, 3 scores, cell, segment.
+const COLUMNS: usize = 17;
+
+/// Restores the memory context when dropped (also when an error unwinds).
+struct RowMemory(pg_sys::MemoryContext);
+
+impl RowMemory {
+    unsafe fn switch(to: pg_sys::MemoryContext) -> RowMemory {
+        unsafe {
+            let back = RowMemory(pg_sys::CurrentMemoryContext);
+            pg_sys::CurrentMemoryContext = to;
+            back
+        }
+    }
+}
+
+impl Drop for RowMemory {
+    fn drop(&mut self) {
+        unsafe { pg_sys::CurrentMemoryContext = self.0 };
+    }
+}
+
+/// Whether a key column of type `column` reads as `key_type` without a cast
+/// that could change or reject a value: the same type, a narrower integer, or
+/// text and varchar (the same bytes).
+fn key_reads_as(column: pg_sys::Oid, key_type: pg_sys::Oid) -> bool {
+    let int_width = |t| match t {
+        pg_sys::INT2OID => 2,
+        pg_sys::INT4OID => 4,
+        pg_sys::INT8OID => 8,
+        _ => 0,
+    };
+    let text = |t| matches!(t, pg_sys::TEXTOID | pg_sys::VARCHAROID);
+    column == key_type
+        || (int_width(column) > 0 && int_width(key_type) >= int_width(column))
+        || (text(column) && text(key_type))
+}
+
+/// Runs `query` through SPI as the caller, handing every row to `scan`.
+unsafe fn spi_scan(scan: &mut Scan, query: &str) {
+    unsafe {
         let mut receiver = Receiver {
             base: pg_sys::DestReceiver {
                 receiveSlot: Some(receive_slot),
@@ -298,84 +460,63 @@ fn rfm_segments(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
                 rDestroy: Some(noop),
                 mydest: pg_sys::CommandDest::DestNone,
             },
-            scan: &mut scan,
+            scan,
         };
         let sql = std::ffi::CString::new(query).expect("identifiers are quoted, no NUL");
         if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
             raise(Error::internal("SPI_connect failed"));
         }
-        let options = pg_sys::SPIExecuteOptions {
-            read_only: true,
-            dest: &mut receiver.base,
-            ..Default::default()
-        };
+        let options = pg_sys::SPIExecuteOptions { read_only: true, dest: &mut receiver.base, ..Default::default() };
         let rc = pg_sys::SPI_execute_extended(sql.as_ptr(), &options);
         if rc < 0 {
             raise(Error::internal(format!("SPI_execute_extended failed: {rc}")));
         }
         pg_sys::SPI_finish();
-        drop(keys_done(&mut scan));
+    }
+}
 
-        // summaries, cut points, scores
-        let results: Vec<Rfm> = scan.customers.iter().map(Summary::finish).collect();
-        let recency: Vec<f64> = results.iter().filter_map(|r| r.recency_days).collect();
-        let frequency: Vec<f64> = results.iter().filter(|r| r.frequency > 0).map(|r| r.frequency as f64).collect();
-        let monetary: Vec<f64> = results.iter().filter_map(|r| r.monetary.map(|m| m.to_f64())).collect();
-        let r_breaks = dimension_breaks("recency", recency, bins_n, true);
-        let f_breaks = dimension_breaks("frequency", frequency, bins_n, false);
-        let m_breaks = dimension_breaks("monetary", monetary, bins_n, false);
+/// The `rfm_cell` and `segment` datums of score triples, made once per triple
+/// when bins ≤ 9 (at most 729 of them; tuplestore_putvalues copies them).
+struct Labels<'a> {
+    bins: i32,
+    map: Option<&'a Compiled>,
+    cached: Vec<Option<(pg_sys::Datum, Option<pg_sys::Datum>)>>,
+    context: pg_sys::MemoryContext,
+}
 
-        // the result set
-        pg_sys::InitMaterializedSRF(fcinfo, 0);
-        let rsinfo = (*fcinfo).resultinfo as *mut pg_sys::ReturnSetInfo;
-        let (store, tupdesc) = ((*rsinfo).setResult, (*rsinfo).setDesc);
-        let mut row_memory = PgMemoryContexts::new("rfm_segments row");
-        let mut cell = String::new();
-        for (i, r) in results.iter().enumerate() {
-            row_memory.reset();
-            row_memory.switch_to(|_| {
-                let score = |x: Option<f64>, cuts: &Option<Vec<f64>>, reverse| match (x, cuts) {
-                    (Some(x), Some(c)) => Some(quantile::score(x, c, reverse)),
-                    _ => None,
-                };
-                let rs = score(r.recency_days, &r_breaks, true);
-                let fs = score(Some(r.frequency as f64), &f_breaks, false);
-                let ms = score(r.monetary.map(|m| m.to_f64()), &m_breaks, false);
-                let (cell_datum, segment_datum) = match (rs, fs, ms) {
-                    (Some(rs), Some(fs), Some(ms)) => {
-                        cell.clear();
-                        if bins <= 9 {
-                            cell.push_str(&format!("{rs}{fs}{ms}"));
-                        } else {
-                            cell.push_str(&format!("{rs}-{fs}-{ms}"));
-                        }
-                        (Some(text_datum(&cell)), compiled.as_ref().map(|c| text_datum(c.segment(rs, fs, ms))))
-                    }
-                    _ => (None, None),
-                };
-                let mut values: Vec<Option<pg_sys::Datum>> = Vec::with_capacity(17);
-                values.push(Some(key_datum(&scan, i)));
-                values.extend(rfm_values(r, false));
-                values.push(rs.map(pg_sys::Datum::from));
-                values.push(fs.map(pg_sys::Datum::from));
-                values.push(ms.map(pg_sys::Datum::from));
-                values.push(cell_datum);
-                values.push(segment_datum);
-                let mut datums: Vec<pg_sys::Datum> = values.iter().map(|v| v.unwrap_or(pg_sys::Datum::from(0usize))).collect();
-                let mut nulls: Vec<bool> = values.iter().map(Option::is_none).collect();
-                pg_sys::tuplestore_putvalues(store, tupdesc, datums.as_mut_ptr(), nulls.as_mut_ptr());
-            });
-            if i % 65536 == 0 {
-                pgrx::check_for_interrupts!();
-            }
+impl<'a> Labels<'a> {
+    fn new(bins: i32, map: Option<&'a Compiled>) -> Labels<'a> {
+        let cached = if bins <= 9 { vec![None; (bins * bins * bins) as usize] } else { Vec::new() };
+        Labels { bins, map, cached, context: unsafe { pg_sys::CurrentMemoryContext } }
+    }
+
+    fn make(&self, rs: i32, fs: i32, ms: i32) -> (pg_sys::Datum, Option<pg_sys::Datum>) {
+        let cell = if self.bins <= 9 { format!("{rs}{fs}{ms}") } else { format!("{rs}-{fs}-{ms}") };
+        (text_datum(&cell), self.map.map(|c| text_datum(c.segment(rs, fs, ms))))
+    }
+
+    /// The cell and segment of a triple (in the row memory when not cached).
+    fn get(&mut self, rs: i32, fs: i32, ms: i32) -> (pg_sys::Datum, Option<pg_sys::Datum>) {
+        if self.cached.is_empty() {
+            return self.make(rs, fs, ms);
         }
-        RawDatum(pg_sys::Datum::from(0usize))
+        let b = self.bins;
+        let at = (((rs - 1) * b + (fs - 1)) * b + (ms - 1)) as usize;
+        if let Some(made) = self.cached[at] {
+            return made;
+        }
+        let made = unsafe {
+            let _back = RowMemory::switch(self.context);
+            self.make(rs, fs, ms)
+        };
+        self.cached[at] = Some(made);
+        made
     }
 }
 
 /// Frees the key hash once the scan is over (the keys are kept in order).
 fn keys_done(scan: &mut Scan) -> Keys {
-    std::mem::replace(&mut scan.keys, Keys::Int(FxHashMap::default()))
+    std::mem::replace(&mut scan.keys, Keys::Int(IntKeys::new()))
 }
 
 pgrx::extension_sql_file!("../../../sql/rfm_segments.sql", name = "rfm_segments", requires = ["rfm_segment_maps"]);
