@@ -31,21 +31,14 @@ struct CallState {
 /// The call site's state for model `name`, loading the model on first use.
 unsafe fn call_state<'a>(fcinfo: pg_sys::FunctionCallInfo, name: &str) -> &'a mut CallState {
     unsafe {
-        let flinfo = (*fcinfo).flinfo;
-        let existing = (*flinfo).fn_extra as *mut CallState;
-        if !existing.is_null() && (&*existing).model.name == name {
-            return &mut *existing;
-        }
-        let model = catalog::load(name);
-        let fresh = CallState { model, binding: None, row_type: None, vector: Vec::new(), encoded: Vec::new(), tupdesc: None };
-        if existing.is_null() {
-            let state = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(fresh);
-            (*flinfo).fn_extra = state.cast();
-            &mut *state
-        } else {
-            *existing = fresh;
-            &mut *existing
-        }
+        crate::call_site::state(fcinfo, |s: &CallState| s.model.name == name, || CallState {
+            model: catalog::load(name),
+            binding: None,
+            row_type: None,
+            vector: Vec::new(),
+            encoded: Vec::new(),
+            tupdesc: None,
+        })
     }
 }
 
