@@ -108,22 +108,28 @@ fn versions(names: &[String]) -> Vec<(String, i64)> {
 
 /// The compiled program of ruleset `name`, from the cache when no ruleset it uses changed.
 pub fn program(name: &str) -> Rc<Program> {
+    try_program(name).unwrap_or_else(|| raise(not_found(name)))
+}
+
+/// [`program`], or None when no ruleset has that name (for callers such as
+/// the planner support function that must not raise for an unknown name).
+pub fn try_program(name: &str) -> Option<Rc<Program>> {
     if let Some(cached) = CACHE.with(|c| c.borrow().get(name).cloned()) {
         let names: Vec<String> = cached.rulesets.iter().map(|r| r.name.clone()).collect();
         let current = versions(&names);
         let same = current.len() == names.len()
             && cached.rulesets.iter().all(|r| current.iter().any(|(n, v)| *n == r.name && *v == r.version));
         if same {
-            return cached;
+            return Some(cached);
         }
     }
     let Some(main) = load_definition(name) else {
         CACHE.with(|c| c.borrow_mut().remove(name));
-        raise(not_found(name))
+        return None;
     };
     let program = Rc::new(Program::build(main, &mut |n| Ok(load_definition(n)), &PgEnv).or_raise());
     CACHE.with(|c| c.borrow_mut().insert(name.to_string(), program.clone()));
-    program
+    Some(program)
 }
 
 /// The attributes (name, type name) of a row type.

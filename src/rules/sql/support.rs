@@ -15,7 +15,7 @@
 //! columns. The plan depends on `segment_rulesets`, so replacing or dropping
 //! a ruleset re-plans cached queries (see `catalog::invalidate_plans`).
 
-use super::catalog::{load_definition, program};
+use super::catalog::try_program;
 use super::row::slot_reader;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -99,8 +99,7 @@ unsafe fn rewrite(root: *mut pg_sys::PlannerInfo, call: *mut pg_sys::FuncExpr) -
         }
         let name = String::from_datum((*ruleset_const).constvalue, false)?;
         let columns = row_columns(root, customer)?;
-        load_definition(&name)?;
-        let program = program(&name);
+        let program = try_program(&name)?;
 
         let natts = (*columns.tupdesc).natts as usize;
         let attrs = (*columns.tupdesc).attrs.as_slice(natts);
