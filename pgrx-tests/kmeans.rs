@@ -92,6 +92,47 @@ mod tests {
         assert_eq!(rows("km_secret"), "3");
     }
 
+    /// The direct scan copies arrays out of the page in batches: wide arrays
+    /// that fill a batch's copy space, arrays compressed in line and arrays
+    /// stored out of line give the same fit as the SPI path (a view).
+    #[pg_test]
+    fn kmeans_fit_direct_scan_reads_wide_and_toasted_arrays() {
+        Spi::run(
+            "CREATE TABLE km_wide (id int, f real[]);
+             INSERT INTO km_wide
+             SELECT i, array_fill((i % 3) * 10 + (i % 7) / 7.0, ARRAY[400])::real[]
+             FROM generate_series(1, 3000) i;
+             CREATE TABLE km_toast (id int, f real[]);
+             ALTER TABLE km_toast ALTER COLUMN f SET STORAGE EXTENDED;
+             INSERT INTO km_toast
+             SELECT i, CASE WHEN i % 2 = 0 THEN array_fill((i % 3) * 10.0, ARRAY[1000])::real[]
+                            ELSE ARRAY(SELECT (i % 3) * 10 + ((hashint8extended(i * 1000 + j, 3) >> 11) & 1023) / 1024.0
+                                       FROM generate_series(1, 1000) j)::real[] END
+             FROM generate_series(1, 1500) i;
+             CREATE VIEW km_wide_view AS SELECT * FROM km_wide;
+             CREATE VIEW km_toast_view AS SELECT * FROM km_toast",
+        )
+        .unwrap();
+        // stored as intended: wide arrays in line, the others compressed or out of line
+        assert_eq!(
+            kmeans_text(
+                "SELECT concat_ws(' ', (SELECT min(pg_column_size(f)) > 1500 FROM km_wide),
+                                       (SELECT max(pg_column_size(f)) < 1000 FROM km_toast WHERE id % 2 = 0),
+                                       (SELECT pg_relation_size(reltoastrelid) > 1000000 FROM pg_class WHERE oid = 'km_toast'::regclass))"
+            ),
+            "t t t"
+        );
+        for table in ["km_wide", "km_toast"] {
+            let fit = |rel: &str| {
+                let fitted = kmeans_text(&format!("SELECT concat_ws(' ', rows, inertia) FROM kmeans_fit('kw', '{rel}', 'f', 3, seed => 5)"));
+                fitted + " " + &kmeans_text("SELECT md5(centroids::text) FROM kmeans_models WHERE name = 'kw'")
+            };
+            let direct = fit(table);
+            assert!(direct.starts_with(if table == "km_wide" { "3000 " } else { "1500 " }), "{direct}");
+            assert_eq!(direct, fit(&format!("{table}_view")), "{table}");
+        }
+    }
+
     /// A refit earlier in the transaction is seen by the next statement's assignments.
     #[pg_test]
     fn kmeans_refit_replaces_the_cached_model() {

@@ -12,6 +12,7 @@ pub mod extension_schema; // where our catalog tables live
 pub mod version; // pg_segment_version()
 pub mod call_site; // per-call-site state in fn_extra, shared by the row functions
 pub mod composite; // deforming whole-row Datums, shared by the row functions
+pub mod direct_scan; // reading a plain table without the executor (rfm_segments, kmeans_fit)
 
 pub mod kmeans; // kmeans_* : in-database k-means
 pub mod profile; // profile_* : feature vectors, behaviour aggregates, personas

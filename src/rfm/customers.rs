@@ -137,6 +137,72 @@ impl Finished {
     }
 }
 
+/// Customers per chunk of [`RowStream`].
+const CHUNK: usize = 4096;
+
+/// Every customer's row in index order, made on a worker thread (grouping
+/// the days, sorting each customer's, finishing its `Rfm`, then `prepare`)
+/// while the backend writes the rows of the chunk before. Dropping the stream
+/// stops and joins the worker.
+pub struct RowStream<T> {
+    chunks: Option<std::sync::mpsc::Receiver<Vec<T>>>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Customers {
+    /// [`Customers::finish`], then `prepare` of every [`Finished::rfm`], on a worker thread.
+    pub fn finish_in_background<T, F>(self, mut prepare: F) -> RowStream<T>
+    where
+        T: Send + 'static,
+        F: FnMut(Rfm) -> T + Send + 'static,
+    {
+        let (sender, chunks) = std::sync::mpsc::sync_channel::<Vec<T>>(4);
+        let worker = std::thread::Builder::new()
+            .name("rfm_segments finish".into())
+            .spawn(move || {
+                let mut finished = self.finish();
+                let n = finished.len();
+                for start in (0..n).step_by(CHUNK) {
+                    let chunk = (start..n.min(start + CHUNK)).map(|i| prepare(finished.rfm(i))).collect();
+                    if sender.send(chunk).is_err() {
+                        return; // the backend stopped reading
+                    }
+                }
+            })
+            .expect("the operating system refused a thread");
+        RowStream { chunks: Some(chunks), worker: Some(worker) }
+    }
+}
+
+impl<T> RowStream<T> {
+    /// The next customers' rows; None after the last.
+    pub fn next_chunk(&mut self) -> Option<Vec<T>> {
+        let next = self.chunks.as_ref()?.recv().ok();
+        if next.is_none() {
+            self.stop();
+        }
+        next
+    }
+
+    fn stop(&mut self) {
+        self.chunks = None; // a worker still sending sees the channel closed
+        if let Some(worker) = self.worker.take() {
+            if let Err(panic) = worker.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
+
+impl<T> Drop for RowStream<T> {
+    fn drop(&mut self) {
+        self.chunks = None;
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +257,44 @@ mod tests {
         for (i, s) in reference.iter().enumerate() {
             assert_eq!(finished.rfm(i), s.finish(), "customer {i}");
         }
+    }
+
+    #[test]
+    fn the_background_stream_equals_finish() {
+        let as_of_day = 50;
+        let mut dense = Customers::new(i64::from(as_of_day) * USEC_PER_DAY, as_of_day);
+        let n = 2 * CHUNK + 7;
+        for i in 0..n {
+            dense.push();
+            for k in 0..(i % 4) as i32 {
+                let day = (i as i32 * 7 + k * 3) % 49;
+                dense.add(i as u32, i64::from(day) * USEC_PER_DAY, day, Some(Decimal::from_int(k.into()))).unwrap();
+            }
+        }
+        let mut copy = Customers::new(dense.as_of, dense.as_of_day);
+        copy.totals = dense.totals.clone();
+        copy.first_day = dense.first_day.clone();
+        copy.order_customer = dense.order_customer.clone();
+        copy.order_day = dense.order_day.clone();
+        let mut want = copy.finish();
+        let mut stream = dense.finish_in_background(|r| r);
+        let mut got = Vec::new();
+        while let Some(chunk) = stream.next_chunk() {
+            assert!(chunk.len() <= CHUNK);
+            got.extend(chunk);
+        }
+        assert_eq!(got.len(), n);
+        for (i, r) in got.iter().enumerate() {
+            assert_eq!(r, &want.rfm(i), "customer {i}");
+        }
+        // stopping early joins the worker (the test would hang otherwise)
+        let mut early = Customers::new(0, 0);
+        (0..3 * CHUNK).for_each(|_| {
+            early.push();
+        });
+        let mut stream = early.finish_in_background(|r| r.frequency);
+        assert_eq!(stream.next_chunk().map(|c| c.len()), Some(CHUNK));
+        drop(stream);
     }
 
     #[test]

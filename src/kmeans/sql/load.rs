@@ -8,9 +8,9 @@
 //! that finds the offending rows.
 
 use super::array::{read_into, Elements};
-use super::heap;
 use crate::error::sql::{raise, OrRaise};
 use crate::error::{Error, Result, SqlState};
+use crate::direct_scan;
 use crate::extension_schema::quote_ident;
 use crate::kmeans::kernel::Matrix;
 use crate::kmeans::rng::Reservoir;
@@ -84,6 +84,13 @@ pub fn check_column(oid: pg_sys::Oid, relation: &str, column: &str) {
             .with_hint("cast it in a view, e.g. CREATE VIEW v AS SELECT ARRAY[a, b]::real[] AS features FROM t, or fit on a profile"),
         ),
     }
+}
+
+/// The attribute number of `column` (None: no such column).
+fn attnum(oid: pg_sys::Oid, column: &str) -> Option<pg_sys::AttrNumber> {
+    let name = std::ffi::CString::new(column).ok()?;
+    let attnum = unsafe { pg_sys::get_attnum(oid, name.as_ptr()) };
+    (attnum > 0).then_some(attnum)
 }
 
 /// Rows read.
@@ -193,9 +200,11 @@ pub fn load(oid: pg_sys::Oid, relation: &str, source: &Source, sample: Option<(u
         }
         push(&buffer, &mut matrix, &mut reservoir)
     };
-    // a column of a plain table: read the heap directly (same rows, same order)
+    // a column of a plain table: read it directly (same rows, same order; see direct_scan)
     let direct = match source {
-        Source::Column(column) => heap::direct_column(oid, column).and_then(|attnum| heap::scan_column(oid, attnum, &mut each_row)),
+        Source::Column(column) => attnum(oid, column)
+            .and_then(|attnum| direct_scan::open(oid, &[attnum]).map(|table| (table, attnum)))
+            .map(|(table, attnum)| table.scan([attnum], |v, null| each_row((!null[0]).then_some(v[0])))),
         Source::Profile(_) => None,
     };
     match direct {

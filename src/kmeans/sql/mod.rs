@@ -5,7 +5,6 @@ pub mod array; // real[] / float8[] Datums read in place
 pub mod assign; // kmeans_assign, kmeans_assign_with_distance (cached model per call site)
 pub mod catalog; // kmeans_models: store, load (cached per backend), delete
 pub mod fit; // kmeans_fit, kmeans_drop
-pub mod heap; // direct table scan of one column: load's fast path for plain tables
 pub mod load; // relation → contiguous f32 matrix (column or profile), NULL / NaN policy
 pub mod select_k; // kmeans_select_k
 pub mod step; // the kmeans_step aggregate

@@ -40,6 +40,7 @@ pub unsafe fn payload<'a>(v: *mut pg_sys::varlena) -> &'a mut [u8] {
 /// A varlena datum's bytes, read-only, whatever its header (detoasted if needed).
 /// Plain in-line values (the common case: a short numeric or text from a heap
 /// row) are read in place, without a call into PostgreSQL.
+#[inline]
 pub unsafe fn varlena_bytes<'a>(datum: pg_sys::Datum) -> &'a [u8] {
     unsafe {
         let p = datum.cast_mut_ptr::<u8>();
@@ -84,14 +85,15 @@ pub fn numeric_datum(d: Decimal) -> pg_sys::Datum {
 /// Room for a numeric varlena of any [`Decimal`], int-aligned as numerics are.
 pub type NumericBuffer = [u32; (pg_sys::VARHDRSZ + crate::rfm::amount::NUMERIC_MAX_BYTES).div_ceil(4)];
 
-/// A `numeric` datum of a decimal written into `buffer` (no palloc): valid while
-/// the buffer is, e.g. for one `tuplestore_putvalues`, which copies it.
-pub fn numeric_datum_in(buffer: &mut NumericBuffer, d: Decimal) -> pg_sys::Datum {
-    let (bytes, len) = d.numeric_bytes();
+/// A `numeric` datum of [`Decimal::numeric_bytes`] written into `buffer` (no
+/// palloc): valid while the buffer is, e.g. for one `tuplestore_putvalues`,
+/// which copies it.
+pub fn numeric_datum_in(buffer: &mut NumericBuffer, bytes: &[u8]) -> pg_sys::Datum {
+    assert!(bytes.len() <= crate::rfm::amount::NUMERIC_MAX_BYTES);
     unsafe {
         let v = buffer.as_mut_ptr() as *mut u8;
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), v.add(pg_sys::VARHDRSZ), len);
-        pgrx::set_varsize_4b(v as *mut pg_sys::varlena, (pg_sys::VARHDRSZ + len) as i32);
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), v.add(pg_sys::VARHDRSZ), bytes.len());
+        pgrx::set_varsize_4b(v as *mut pg_sys::varlena, (pg_sys::VARHDRSZ + bytes.len()) as i32);
         pg_sys::Datum::from(v)
     }
 }

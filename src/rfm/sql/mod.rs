@@ -2,7 +2,6 @@
 
 mod agg; // rfm_agg and its support functions, type rfm
 mod datum; // raw varlenas, numerics, local days
-mod heap_scan; // direct scans of plain tables (rfm_segments)
 mod maps; // rfm_segment_name, rfm_segment_map_check, map loading
 mod scores; // rfm_breaks, rfm_score
 mod segments; // rfm_segments

@@ -1,99 +1,83 @@
 //! `rfm_segments(orders, key_type, ...)`: the whole RFM job in one call.
 //!
-//! One pass over the orders accumulates each customer densely (a hash from key
-//! to index, [`Customers`] — the same arithmetic as `rfm_agg`); then exact O(n)
-//! cut points per dimension, scores, cells and segment names. No `GROUP BY`,
-//! no sorts. A plain table the caller may read is scanned directly
-//! ([`heap_scan`]); anything else (views, row-level security, inheritance,
-//! columns that need a cast) through a plain `SELECT` in SPI as the caller, so
-//! privileges and policies apply either way.
+//! One pass over the orders accumulates each customer densely (the backend
+//! decodes rows, a worker thread adds them up: [`Accumulator`], the same
+//! arithmetic as `rfm_agg`); then exact O(n) cut points per dimension, and the
+//! rows (summaries finished on a worker thread while the backend writes them:
+//! scores, cells and segment names). No `GROUP BY`, no sorts. A plain table
+//! the caller may read is scanned directly ([`direct_scan`]); anything else
+//! (views, row-level security, inheritance, columns that need a cast) through
+//! a plain `SELECT` in SPI as the caller, so privileges and policies apply
+//! either way.
 
 use super::agg::rfm_values_with;
 use super::datum::{self, RawDatum};
-use super::heap_scan;
 use super::maps::{self, Compiled};
 use super::scores::report_empty_bins;
 use crate::error::sql::{raise, required, OrRaise};
+use crate::direct_scan;
 use crate::error::{Error, SqlState};
 use crate::extension_schema::quote_ident;
-use crate::rfm::customers::Customers;
-use crate::rfm::int_keys::IntKeys;
+use crate::rfm::accumulate::{Accumulated, Accumulator, Amount, Order};
+use crate::rfm::amount::{Decimal, NUMERIC_MAX_BYTES};
+use crate::rfm::summary::Rfm;
 use crate::rfm::quantile;
 use pgrx::prelude::*;
 use pgrx::pg_sys;
 use rustc_hash::FxHashMap;
 
-/// Customer keys: integers by value, text and uuid by their bytes.
-enum Keys {
-    Int(IntKeys),
-    Bytes(FxHashMap<Box<[u8]>, u32>),
-}
-
-/// What the scan accumulates.
+/// The backend's half of the one pass: decode each row into an [`Order`]
+/// (the parts that need PostgreSQL: datums, the session time zone) and hand
+/// it to the [`Accumulator`]'s worker thread.
 struct Scan {
     /// the type of the key datums read (the column's, or key_type through SPI)
     key_type: pg_sys::Oid,
     amount_type: pg_sys::Oid,
     as_of: i64,
-    keys: Keys,
-    /// the previous row's customer (orders often come grouped by customer)
-    last_int: i64,
+    /// text and uuid keys → dense index (the worker indexes integer keys)
+    byte_index: FxHashMap<Box<[u8]>, u32>,
+    /// the previous row's text or uuid customer (orders often come grouped by customer)
     last_bytes: Vec<u8>,
     last_index: u32,
+    /// text or uuid key of each customer, in first-seen order
+    byte_keys: Vec<Box<[u8]>>,
     /// local days of order times (the scan's own cache: no thread-local per row)
     offsets: datum::OffsetCache,
-    /// key of each customer, in first-seen order (integers, or bytes)
-    int_keys: Vec<i64>,
-    byte_keys: Vec<Box<[u8]>>,
-    customers: Customers,
+    orders: Accumulator,
 }
 
 impl Scan {
-    /// The dense index of the customer whose key datum is `key`.
-    unsafe fn index(&mut self, key: pg_sys::Datum) -> u32 {
+    /// What `Order::key` carries for the key datum: the integer key, or the
+    /// dense index of a text or uuid key.
+    unsafe fn key(&mut self, key: pg_sys::Datum) -> i64 {
         unsafe {
-            match &mut self.keys {
-                Keys::Int(map) => {
-                    let k = match self.key_type {
-                        pg_sys::INT4OID => i64::from(key.value() as i32),
-                        pg_sys::INT2OID => i64::from(key.value() as i16),
-                        _ => key.value() as i64,
-                    };
-                    if k == self.last_int && self.last_index != u32::MAX {
-                        return self.last_index;
-                    }
-                    let (index, new) = map.index_or_insert(k);
-                    if new {
-                        self.int_keys.push(k);
-                        self.customers.push();
-                    }
-                    (self.last_int, self.last_index) = (k, index);
-                    index
-                }
-                Keys::Bytes(map) => {
-                    let bytes: &[u8] = if self.key_type == pg_sys::UUIDOID {
-                        std::slice::from_raw_parts(key.cast_mut_ptr::<u8>(), 16)
-                    } else {
-                        datum::varlena_bytes(key)
-                    };
-                    if self.last_index != u32::MAX && bytes == self.last_bytes.as_slice() {
-                        return self.last_index;
-                    }
-                    let index = match map.get(bytes) {
-                        Some(&index) => index,
-                        None => {
-                            let index = self.customers.push();
-                            map.insert(bytes.into(), index);
-                            self.byte_keys.push(bytes.into());
-                            index
-                        }
-                    };
-                    self.last_bytes.clear();
-                    self.last_bytes.extend_from_slice(bytes);
-                    self.last_index = index;
-                    index
-                }
+            match self.key_type {
+                pg_sys::INT8OID => return key.value() as i64,
+                pg_sys::INT4OID => return i64::from(key.value() as i32),
+                pg_sys::INT2OID => return i64::from(key.value() as i16),
+                _ => {}
             }
+            let bytes: &[u8] = if self.key_type == pg_sys::UUIDOID {
+                std::slice::from_raw_parts(key.cast_mut_ptr::<u8>(), 16)
+            } else {
+                datum::varlena_bytes(key)
+            };
+            if self.last_index != u32::MAX && bytes == self.last_bytes.as_slice() {
+                return i64::from(self.last_index);
+            }
+            let index = match self.byte_index.get(bytes) {
+                Some(&index) => index,
+                None => {
+                    let index = self.byte_keys.len() as u32;
+                    self.byte_index.insert(bytes.into(), index);
+                    self.byte_keys.push(bytes.into());
+                    index
+                }
+            };
+            self.last_bytes.clear();
+            self.last_bytes.extend_from_slice(bytes);
+            self.last_index = index;
+            i64::from(index)
         }
     }
 
@@ -107,10 +91,14 @@ impl Scan {
             if at > self.as_of {
                 return;
             }
-            let index = self.index(*values);
-            let amount = if *nulls.add(2) { None } else { Some(datum::amount(*values.add(2), self.amount_type)) };
+            let key = self.key(*values);
+            let amount = match (*nulls.add(2), self.amount_type) {
+                (true, _) => Amount::Null,
+                (false, pg_sys::NUMERICOID) => Amount::numeric(datum::varlena_bytes(*values.add(2))).or_raise(),
+                (false, other) => Amount::Exact(datum::amount(*values.add(2), other)),
+            };
             let day = self.offsets.day(at);
-            self.customers.add(index, at, day, amount).or_raise();
+            self.orders.push(Order { key, at, day, amount }).or_raise();
         }
     }
 }
@@ -198,19 +186,19 @@ fn text_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize, what: &str) -> String {
 }
 
 /// The customer column of customer `i`, of type `key_type`.
-fn key_datum(scan: &Scan, key_type: pg_sys::Oid, i: usize) -> pg_sys::Datum {
+fn key_datum(int_keys: &[i64], byte_keys: &[Box<[u8]>], key_type: pg_sys::Oid, i: usize) -> pg_sys::Datum {
     unsafe {
         match key_type {
-            pg_sys::INT8OID => pg_sys::Datum::from(scan.int_keys[i]),
-            pg_sys::INT4OID => pg_sys::Datum::from(scan.int_keys[i] as i32),
-            pg_sys::INT2OID => pg_sys::Datum::from(scan.int_keys[i] as i16),
+            pg_sys::INT8OID => pg_sys::Datum::from(int_keys[i]),
+            pg_sys::INT4OID => pg_sys::Datum::from(int_keys[i] as i32),
+            pg_sys::INT2OID => pg_sys::Datum::from(int_keys[i] as i16),
             pg_sys::UUIDOID => {
                 let p = pg_sys::palloc(16) as *mut u8;
-                std::ptr::copy_nonoverlapping(scan.byte_keys[i].as_ptr(), p, 16);
+                std::ptr::copy_nonoverlapping(byte_keys[i].as_ptr(), p, 16);
                 pg_sys::Datum::from(p)
             }
             _ => {
-                let b = &scan.byte_keys[i];
+                let b = &byte_keys[i];
                 pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(b.as_ptr().cast(), b.len() as i32))
             }
         }
@@ -299,56 +287,55 @@ fn rfm_segments(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
         let (amount_expr, amount_type) =
             if native_amount { (amount_sql, amount_col_type) } else { (format!("{amount_sql}::numeric"), pg_sys::NUMERICOID) };
 
-        let keys = if matches!(key_type, pg_sys::INT8OID | pg_sys::INT4OID | pg_sys::INT2OID) {
-            Keys::Int(IntKeys::new())
-        } else {
-            Keys::Bytes(FxHashMap::default())
-        };
+        let int_keys = matches!(key_type, pg_sys::INT8OID | pg_sys::INT4OID | pg_sys::INT2OID);
         let mut scan = Scan {
             key_type,
             amount_type,
             as_of,
-            keys,
-            last_int: 0,
+            byte_index: FxHashMap::default(),
             last_bytes: Vec::new(),
             last_index: u32::MAX,
-            offsets: datum::OffsetCache::new(),
-            int_keys: Vec::new(),
             byte_keys: Vec::new(),
-            customers: Customers::new(as_of, datum::local_day(as_of)),
+            offsets: datum::OffsetCache::new(),
+            orders: Accumulator::start(as_of, datum::local_day(as_of), int_keys),
         };
         // the direct scan reads the columns as they are: only types that need no cast
         let direct_types = ts_type == pg_sys::TIMESTAMPTZOID && native_amount && key_reads_as(key_col_type, key_type);
         let started = std::time::Instant::now();
-        let table = if direct_types { heap_scan::open(oid, &[key_att, ts_att, amount_att]) } else { None };
+        let table = if direct_types { direct_scan::open(oid, &[key_att, ts_att, amount_att]) } else { None };
         let direct = table.is_some();
         if let Some(table) = table {
             scan.key_type = key_col_type;
-            table.scan([key_att, ts_att, amount_att], |values, nulls| scan.row(values.as_ptr(), nulls.as_ptr()));
+            let read = table.scan([key_att, ts_att, amount_att], |values, nulls| {
+                scan.row(values.as_ptr(), nulls.as_ptr());
+                Ok::<(), std::convert::Infallible>(())
+            });
+            let _rows = read.unwrap_or_else(|never| match never {});
         } else {
             let key_expr = if key_col_type == key_type { key_sql } else { format!("{key_sql}::{}", datum::type_name(key_type)) };
             spi_scan(&mut scan, &format!("SELECT {key_expr}, {ts_expr}, {amount_expr} FROM {relation}"));
         }
-        drop(keys_done(&mut scan));
+        let Scan { orders, byte_keys, byte_index, .. } = scan;
+        drop(byte_index);
+        let Accumulated { customers, int_keys } = orders.finish().or_raise();
         let scanned = started.elapsed();
 
         // cut points
-        let customers = &scan.customers;
-        let recency: Vec<f64> = (0..customers.len()).filter_map(|i| customers.recency_days(i)).collect();
-        let frequency: Vec<f64> = (0..customers.len()).map(|i| customers.totals(i).orders as f64).filter(|&f| f > 0.0).collect();
-        let monetary: Vec<f64> = (0..customers.len()).filter_map(|i| customers.monetary(i)).collect();
+        let n = customers.len();
+        let recency: Vec<f64> = (0..n).filter_map(|i| customers.recency_days(i)).collect();
+        let frequency: Vec<f64> = (0..n).map(|i| customers.totals(i).orders as f64).filter(|&f| f > 0.0).collect();
+        let monetary: Vec<f64> = (0..n).filter_map(|i| customers.monetary(i)).collect();
         let r_breaks = dimension_breaks("recency", recency, bins_n, true);
         let f_breaks = dimension_breaks("frequency", frequency, bins_n, false);
         let m_breaks = dimension_breaks("monetary", monetary, bins_n, false);
-
         let scored = started.elapsed();
 
-        // the result set: one row per customer, its summary finished on the way
+        // the result set: one row per customer, prepared on a worker thread while the backend writes the rows
+        let mut rows = customers.finish_in_background(move |rfm| Prepared::new(rfm, [&r_breaks, &f_breaks, &m_breaks]));
         pg_sys::InitMaterializedSRF(fcinfo, 0);
         let rsinfo = (*fcinfo).resultinfo as *mut pg_sys::ReturnSetInfo;
         let (store, tupdesc) = ((*rsinfo).setResult, (*rsinfo).setDesc);
         let mut labels = Labels::new(bins, compiled.as_ref());
-        let mut customers = std::mem::replace(&mut scan.customers, Customers::new(as_of, 0)).finish();
         let row_memory = pg_sys::AllocSetContextCreateInternal(
             pg_sys::CurrentMemoryContext,
             c"rfm_segments row".as_ptr(),
@@ -359,49 +346,47 @@ fn rfm_segments(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
         let mut datums = [pg_sys::Datum::from(0usize); COLUMNS];
         let mut numerics: [datum::NumericBuffer; 2] = Default::default();
         let mut nulls = [false; COLUMNS];
-        for i in 0..customers.len() {
-            let r = customers.rfm(i);
-            let score = |x: Option<f64>, cuts: &Option<Vec<f64>>, reverse| match (x, cuts) {
-                (Some(x), Some(c)) => Some(quantile::score(x, c, reverse)),
-                _ => None,
-            };
-            let rs = score(r.recency_days, &r_breaks, true);
-            let fs = score(Some(r.frequency as f64), &f_breaks, false);
-            let ms = score(r.monetary.map(|m| m.to_f64()), &m_breaks, false);
-            {
-                let _back = RowMemory::switch(row_memory);
-                let (cell, segment) = match (rs, fs, ms) {
-                    (Some(rs), Some(fs), Some(ms)) => {
-                        let (cell, segment) = labels.get(rs, fs, ms);
-                        (Some(cell), segment)
+        let mut i = 0;
+        while let Some(chunk) = rows.next_chunk() {
+            for row in chunk {
+                let [rs, fs, ms] = row.scores;
+                {
+                    let _back = RowMemory::switch(row_memory);
+                    let (cell, segment) = match (rs, fs, ms) {
+                        (Some(rs), Some(fs), Some(ms)) => {
+                            let (cell, segment) = labels.get(rs, fs, ms);
+                            (Some(cell), segment)
+                        }
+                        _ => (None, None),
+                    };
+                    let mut values: [Option<pg_sys::Datum>; COLUMNS] = [None; COLUMNS];
+                    values[0] = Some(key_datum(&int_keys, &byte_keys, key_type, i));
+                    values[1..12].copy_from_slice(&rfm_values_with(&row.rfm, false, &mut |slot, _| {
+                        let (bytes, len) = &row.numerics[slot];
+                        datum::numeric_datum_in(&mut numerics[slot], &bytes[..*len])
+                    }));
+                    values[12] = rs.map(pg_sys::Datum::from);
+                    values[13] = fs.map(pg_sys::Datum::from);
+                    values[14] = ms.map(pg_sys::Datum::from);
+                    values[15] = cell;
+                    values[16] = segment;
+                    for (k, v) in values.iter().enumerate() {
+                        datums[k] = v.unwrap_or(pg_sys::Datum::from(0usize));
+                        nulls[k] = v.is_none();
                     }
-                    _ => (None, None),
-                };
-                let mut values: [Option<pg_sys::Datum>; COLUMNS] = [None; COLUMNS];
-                values[0] = Some(key_datum(&scan, key_type, i));
-                values[1..12].copy_from_slice(&rfm_values_with(&r, false, &mut |slot, d| {
-                    datum::numeric_datum_in(&mut numerics[slot], d)
-                }));
-                values[12] = rs.map(pg_sys::Datum::from);
-                values[13] = fs.map(pg_sys::Datum::from);
-                values[14] = ms.map(pg_sys::Datum::from);
-                values[15] = cell;
-                values[16] = segment;
-                for (k, v) in values.iter().enumerate() {
-                    datums[k] = v.unwrap_or(pg_sys::Datum::from(0usize));
-                    nulls[k] = v.is_none();
+                    pg_sys::tuplestore_putvalues(store, tupdesc, datums.as_mut_ptr(), nulls.as_mut_ptr());
                 }
-                pg_sys::tuplestore_putvalues(store, tupdesc, datums.as_mut_ptr(), nulls.as_mut_ptr());
-            }
-            if i % 1024 == 1023 {
-                pg_sys::MemoryContextReset(row_memory);
-                pgrx::check_for_interrupts!();
+                if i % 1024 == 1023 {
+                    pg_sys::MemoryContextReset(row_memory);
+                    pgrx::check_for_interrupts!();
+                }
+                i += 1;
             }
         }
         pg_sys::MemoryContextDelete(row_memory);
         pgrx::debug1!(
             "rfm_segments: {} customers; scan {:.0} ms ({}), cut points {:.0} ms, rows {:.0} ms",
-            customers.len(),
+            n,
             scanned.as_secs_f64() * 1e3,
             if direct { "direct" } else { "SPI" },
             (scored - scanned).as_secs_f64() * 1e3,
@@ -413,6 +398,32 @@ fn rfm_segments(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
 
 /// The result columns: customer, the 11 `rfm` fields, 3 scores, cell, segment.
 const COLUMNS: usize = 17;
+
+/// What the worker thread prepares of one customer's row: its `rfm`, its
+/// scores and the bytes of its two numerics (monetary, avg_order_value).
+struct Prepared {
+    rfm: Rfm,
+    scores: [Option<i32>; 3],
+    numerics: [([u8; NUMERIC_MAX_BYTES], usize); 2],
+}
+
+impl Prepared {
+    /// Scores by the cut points of recency (reversed: recent is high), frequency, monetary.
+    fn new(rfm: Rfm, cuts: [&Option<Vec<f64>>; 3]) -> Prepared {
+        let score = |x: Option<f64>, cuts: &Option<Vec<f64>>, reverse| match (x, cuts) {
+            (Some(x), Some(c)) => Some(quantile::score(x, c, reverse)),
+            _ => None,
+        };
+        let scores = [
+            score(rfm.recency_days, cuts[0], true),
+            score(Some(rfm.frequency as f64), cuts[1], false),
+            score(rfm.monetary.map(Decimal::to_f64), cuts[2], false),
+        ];
+        let bytes = |d: Option<Decimal>| d.map_or(([0; NUMERIC_MAX_BYTES], 0), Decimal::numeric_bytes);
+        let numerics = [bytes(rfm.monetary), bytes(rfm.avg_order_value)];
+        Prepared { rfm, scores, numerics }
+    }
+}
 
 /// Restores the memory context when dropped (also when an error unwinds).
 struct RowMemory(pg_sys::MemoryContext);
@@ -512,11 +523,6 @@ impl<'a> Labels<'a> {
         self.cached[at] = Some(made);
         made
     }
-}
-
-/// Frees the key hash once the scan is over (the keys are kept in order).
-fn keys_done(scan: &mut Scan) -> Keys {
-    std::mem::replace(&mut scan.keys, Keys::Int(IntKeys::new()))
 }
 
 pgrx::extension_sql_file!("../../../sql/rfm_segments.sql", name = "rfm_segments", requires = ["rfm_segment_maps"]);
