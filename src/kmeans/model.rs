@@ -33,31 +33,12 @@ pub fn parse_array_text(text: &str) -> Result<Vec<f64>> {
 pub fn assign(x: &[f64], centroids: &[f64], dims: usize) -> (i32, f64) {
     let mut best = (0usize, f64::INFINITY);
     for (c, centroid) in centroids.chunks_exact(dims.max(1)).enumerate() {
-        let d = squared_distance(x, centroid);
+        let d = super::kernel::distance2(x, centroid);
         if d < best.1 {
             best = (c, d);
         }
     }
     (best.0 as i32 + 1, best.1.sqrt())
-}
-
-/// Squared Euclidean distance in four independent partial sums: one running
-/// sum is a chain of dependent additions (4 cycles each); four lanes vectorise.
-#[inline]
-fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
-    let mut lanes = [0f64; 4];
-    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
-    let (a_rest, b_rest) = (a4.remainder(), b4.remainder());
-    for (a, b) in a4.zip(b4) {
-        for l in 0..4 {
-            lanes[l] += (a[l] - b[l]) * (a[l] - b[l]);
-        }
-    }
-    let mut rest = 0f64;
-    for (a, b) in a_rest.iter().zip(b_rest) {
-        rest += (a - b) * (a - b);
-    }
-    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + rest
 }
 
 #[cfg(test)]
@@ -71,17 +52,6 @@ mod tests {
         assert_eq!(text, "{{0.1,-2.0,1e-300},{123456789.12345679,0.3333333333333333,0.0}}");
         assert_eq!(parse_array_text(&text).unwrap(), c.to_vec());
         assert!(parse_array_text("{{1,x}}").is_err());
-    }
-
-    #[test]
-    fn distance_in_lanes_equals_the_plain_sum_on_exact_values() {
-        // integers: every partial sum is exact, so any order gives the same value
-        for d in [1, 3, 4, 7, 16, 33] {
-            let a: Vec<f64> = (0..d).map(|i| (i * 7 % 11) as f64).collect();
-            let b: Vec<f64> = (0..d).map(|i| (i * 5 % 13) as f64 - 6.0).collect();
-            let plain: f64 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
-            assert_eq!(squared_distance(&a, &b), plain, "d={d}");
-        }
     }
 
     #[test]
