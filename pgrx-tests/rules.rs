@@ -362,6 +362,10 @@ mod tests {
         assert_eq!(state, "55000", "{message}");
         assert!(message.contains("now reads attribute \"last_order_at\""), "{message}");
         assert_eq!(rules_err("SELECT segment_assign_columns('rt_life', '{a}', VARIADIC ARRAY[1])").0, "0A000");
+        let (state, message) = rules_err("SELECT segment_assign_columns(NULL, '{monetary}', 1.0)");
+        assert_eq!((state.as_str(), message.as_str()), ("22004", "ruleset must not be null"));
+        let (state, message) = rules_err("SELECT segment_assign_columns('rt_life', NULL, 1.0)");
+        assert_eq!((state.as_str(), message.as_str()), ("22004", "attributes must not be null"));
     }
 
     /// A prepared query keeps working when its ruleset changes to read other

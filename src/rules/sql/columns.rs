@@ -91,8 +91,11 @@ pub unsafe extern "C-unwind" fn segment_assign_columns(fcinfo: pg_sys::FunctionC
     unsafe {
         let nargs = (*fcinfo).nargs as usize;
         let args = (*fcinfo).args.as_slice(nargs);
-        if nargs < FIXED_ARGS || args[0].isnull || args[1].isnull {
+        if nargs < FIXED_ARGS || args[0].isnull {
             raise(Error::null_not_allowed("ruleset"));
+        }
+        if args[1].isnull {
+            raise(Error::null_not_allowed("attributes"));
         }
         let name = text_bytes(args[0].value);
         let state = crate::call_site::state(fcinfo, |s: &CallState| s.name.as_bytes() == name, || {
