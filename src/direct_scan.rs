@@ -139,8 +139,9 @@ unsafe fn fill<const N: usize>(
             if i32::from((*slot).tts_nvalid) < last_attnum {
                 slot_getsomeattrs_int(slot, last_attnum);
             }
-            let row_values = &mut *values.add(filled.rows);
-            let row_nulls = &mut *nulls.add(filled.rows);
+            // built here and written whole: the batch's memory past its length is uninitialised
+            let mut row_values = [pg_sys::Datum::from(0usize); N];
+            let mut row_nulls = [false; N];
             for k in 0..N {
                 let column = columns[k];
                 let mut value = *(*slot).tts_values.add(column.index);
@@ -160,6 +161,8 @@ unsafe fn fill<const N: usize>(
                 row_values[k] = value;
                 row_nulls[k] = null;
             }
+            values.add(filled.rows).write(row_values);
+            nulls.add(filled.rows).write(row_nulls);
             filled.rows += 1;
             if filled.last_row_live {
                 break;
