@@ -15,6 +15,7 @@
 //! Rows come in physical order under the active snapshot; synchronized scans
 //! are off, so the order never depends on another backend scanning the table.
 
+use crate::memory_context::Scratch;
 use pgrx::pg_sys;
 use std::ffi::c_int;
 
@@ -172,15 +173,6 @@ unsafe fn fill<const N: usize>(
     }
 }
 
-/// Restores the memory context when dropped (also when an error unwinds).
-struct Switched(pg_sys::MemoryContext);
-
-impl Drop for Switched {
-    fn drop(&mut self) {
-        unsafe { pg_sys::CurrentMemoryContext = self.0 };
-    }
-}
-
 impl Table {
     /// Calls `row` with the values and NULL flags of the columns `attnums`
     /// (1-based) of every row visible to the active snapshot, stopping at its
@@ -201,13 +193,7 @@ impl Table {
             let next = (*(*rel).rd_tableam).scan_getnextslot.expect("a table access method can scan");
             let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
             let scan = pg_sys::table_beginscan_strat(rel, pg_sys::GetActiveSnapshot(), 0, std::ptr::null_mut(), true, false);
-            let rows_memory = pg_sys::AllocSetContextCreateInternal(
-                pg_sys::CurrentMemoryContext,
-                c"direct scan rows".as_ptr(),
-                pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
-                pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
-                pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
-            );
+            let rows_memory = Scratch::new(c"direct scan rows");
             let mut batch: Batch<N> = Batch {
                 values: Vec::with_capacity(BATCH_ROWS),
                 nulls: Vec::with_capacity(BATCH_ROWS),
@@ -224,8 +210,7 @@ impl Table {
                 batch.values.set_len(filled.rows);
                 batch.nulls.set_len(filled.rows);
                 {
-                    let _back = Switched(pg_sys::CurrentMemoryContext);
-                    pg_sys::CurrentMemoryContext = rows_memory;
+                    let _back = rows_memory.enter();
                     for (v, n) in batch.values.iter().zip(&batch.nulls) {
                         result = row(v, n);
                         if result.is_err() {
@@ -236,7 +221,7 @@ impl Table {
                 total += filled.rows as u64;
                 batch.values.clear();
                 batch.nulls.clear();
-                pg_sys::MemoryContextReset(rows_memory);
+                rows_memory.reset();
                 if filled.done || result.is_err() {
                     break;
                 }
@@ -244,7 +229,7 @@ impl Table {
             }
             pg_sys::table_endscan(scan);
             pg_sys::ExecDropSingleTupleTableSlot(slot);
-            pg_sys::MemoryContextDelete(rows_memory);
+            drop(rows_memory);
             pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
             result.map(|()| total)
         }

@@ -18,6 +18,7 @@ use crate::direct_scan;
 use crate::error::sql::{raise, required, OrRaise};
 use crate::error::{Error, SqlState};
 use crate::extension_schema::quote_ident;
+use crate::memory_context::{self, Scratch};
 use crate::rfm::accumulate::{Accumulated, Accumulator, Amount, Order};
 use crate::rfm::amount::{Decimal, NUMERIC_MAX_BYTES};
 use crate::rfm::quantile;
@@ -336,13 +337,7 @@ fn rfm_segments(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
         let rsinfo = (*fcinfo).resultinfo as *mut pg_sys::ReturnSetInfo;
         let (store, tupdesc) = ((*rsinfo).setResult, (*rsinfo).setDesc);
         let mut labels = Labels::new(bins, compiled.as_ref());
-        let row_memory = pg_sys::AllocSetContextCreateInternal(
-            pg_sys::CurrentMemoryContext,
-            c"rfm_segments row".as_ptr(),
-            pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
-            pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
-            pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
-        );
+        let row_memory = Scratch::new(c"rfm_segments row");
         let mut datums = [pg_sys::Datum::from(0usize); COLUMNS];
         let mut numerics: [datum::NumericBuffer; 2] = Default::default();
         let mut nulls = [false; COLUMNS];
@@ -351,7 +346,7 @@ fn rfm_segments(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
             for row in chunk {
                 let [rs, fs, ms] = row.scores;
                 {
-                    let _back = RowMemory::switch(row_memory);
+                    let _back = row_memory.enter();
                     let (cell, segment) = match (rs, fs, ms) {
                         (Some(rs), Some(fs), Some(ms)) => {
                             let (cell, segment) = labels.get(rs, fs, ms);
@@ -377,13 +372,13 @@ fn rfm_segments(fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
                     pg_sys::tuplestore_putvalues(store, tupdesc, datums.as_mut_ptr(), nulls.as_mut_ptr());
                 }
                 if i % 1024 == 1023 {
-                    pg_sys::MemoryContextReset(row_memory);
+                    row_memory.reset();
                     pgrx::check_for_interrupts!();
                 }
                 i += 1;
             }
         }
-        pg_sys::MemoryContextDelete(row_memory);
+        drop(row_memory);
         pgrx::debug1!(
             "rfm_segments: {} customers; scan {:.0} ms ({}), cut points {:.0} ms, rows {:.0} ms",
             n,
@@ -422,25 +417,6 @@ impl Prepared {
         let bytes = |d: Option<Decimal>| d.map_or(([0; NUMERIC_MAX_BYTES], 0), Decimal::numeric_bytes);
         let numerics = [bytes(rfm.monetary), bytes(rfm.avg_order_value)];
         Prepared { rfm, scores, numerics }
-    }
-}
-
-/// Restores the memory context when dropped (also when an error unwinds).
-struct RowMemory(pg_sys::MemoryContext);
-
-impl RowMemory {
-    unsafe fn switch(to: pg_sys::MemoryContext) -> RowMemory {
-        unsafe {
-            let back = RowMemory(pg_sys::CurrentMemoryContext);
-            pg_sys::CurrentMemoryContext = to;
-            back
-        }
-    }
-}
-
-impl Drop for RowMemory {
-    fn drop(&mut self) {
-        unsafe { pg_sys::CurrentMemoryContext = self.0 };
     }
 }
 
@@ -517,7 +493,7 @@ impl<'a> Labels<'a> {
             return made;
         }
         let made = unsafe {
-            let _back = RowMemory::switch(self.context);
+            let _back = memory_context::switch_to(self.context);
             self.make(rs, fs, ms)
         };
         self.cached[at] = Some(made);
