@@ -33,21 +33,35 @@ pub unsafe fn read_into<T: FromF64>(datum: pg_sys::Datum, out: &mut Vec<T>) -> E
 /// # Safety
 /// `datum` must be a live array Datum.
 pub unsafe fn read_shaped<T: FromF64>(datum: pg_sys::Datum, out: &mut Vec<T>, multi: bool, shape: &mut Vec<usize>) -> Elements {
+    unsafe { with_payload(datum, |bytes| read_payload(bytes, out, multi, shape)) }
+}
+
+/// Calls `f` with the bytes of an array Datum after its varlena header. An
+/// inline, uncompressed value (the usual feature vector) is read in place;
+/// only toasted or compressed ones are copied out (PostgreSQL), and freed after.
+///
+/// # Safety
+/// `datum` must be a live varlena Datum.
+pub unsafe fn with_payload<R>(datum: pg_sys::Datum, f: impl FnOnce(&[u8]) -> R) -> R {
     unsafe {
         let raw = datum.cast_mut_ptr::<pg_sys::varlena>();
-        // an inline, uncompressed value (the usual feature vector) is read in
-        // place; only toasted or compressed ones are copied out, and freed after
         if pgrx::varlena::varatt_is_1b_e(raw) || pgrx::varlena::varatt_is_4b_c(raw) {
             let v = pg_sys::pg_detoast_datum_packed(raw);
-            let got = read_payload(pgrx::varlena_to_byte_slice(v), out, multi, shape);
+            let got = f(pgrx::varlena_to_byte_slice(v));
             if v != raw {
                 pg_sys::pfree(v.cast());
             }
             got
         } else {
-            read_payload(pgrx::varlena_to_byte_slice(raw), out, multi, shape)
+            f(pgrx::varlena_to_byte_slice(raw))
         }
     }
+}
+
+/// [`read_into`] on the bytes [`with_payload`] gives: needs no PostgreSQL, so
+/// any thread may call it.
+pub fn read_flat_payload<T: FromF64>(bytes: &[u8], out: &mut Vec<T>) -> Elements {
+    read_payload(bytes, out, false, &mut Vec::new())
 }
 
 /// [`read_shaped`] on the bytes after the varlena header.
@@ -85,8 +99,9 @@ fn read_payload<T: FromF64>(bytes: &[u8], out: &mut Vec<T>, multi: bool, shape: 
             // the common case (no NULL bitmap, real[]): one bounds check, no per-element branches but the finiteness test
             let from = out.len();
             out.extend(bytes[data..data + 4 * count].chunks_exact(4).map(|b| T::from_f32(f32::from_ne_bytes(b.try_into().unwrap()))));
-            // checked after the (vectorised) copy: finite values are the rule
-            if out[from..].iter().all(|x| x.is_finite()) {
+            // checked after the (vectorised) copy, without an early exit so the check vectorises too:
+            // finite values are the rule
+            if out[from..].iter().fold(true, |all, x| all & x.is_finite()) {
                 return Elements::Ok(count);
             }
             let at = out[from..].iter().position(|x| !x.is_finite()).expect("one is not finite");

@@ -123,6 +123,7 @@ fn kmeans_fit(
                 return Err(over_limit(
                     &format!("kmeans_fit of {rows} × {dims} values (rows × dimensions) with k = {k}"),
                     needed,
+                    limit,
                 ));
             }
         }

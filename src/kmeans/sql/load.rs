@@ -7,13 +7,14 @@
 //! multi-dimensional array and rows of different lengths are 22023 with a query
 //! that finds the offending rows.
 
-use super::array::{read_into, Elements};
+use super::array::with_payload;
+use super::collect::{collect_in_background, Collector, Stopped};
+pub use super::collect::Budget;
+use crate::direct_scan;
 use crate::error::sql::{raise, OrRaise};
 use crate::error::{Error, Result, SqlState};
-use crate::direct_scan;
 use crate::extension_schema::quote_ident;
 use crate::kmeans::kernel::Matrix;
-use crate::kmeans::rng::Reservoir;
 use crate::profile::sql::catalog::{spi, Compiled};
 use crate::profile::sql::rows::RowBinding;
 use crate::profile::sql::scan::scan;
@@ -96,98 +97,61 @@ fn attnum(oid: pg_sys::Oid, column: &str) -> Option<pg_sys::AttrNumber> {
 /// Rows read.
 pub struct Loaded {
     pub matrix: Matrix,
+    /// rows with NULL features
     pub skipped: u64,
-    /// Rows offered (with a reservoir, more than the matrix holds).
+    /// rows with features offered (with a reservoir, more than the matrix holds)
     pub seen: u64,
-}
-
-/// Memory check while loading: called with the row count so far.
-pub type Budget<'a> = &'a mut dyn FnMut(usize, usize) -> Result<()>;
-
-fn element_error(what: Elements, row: u64, relation: &str, column: &str, dims: usize) -> Error {
-    let col = quote_ident(column);
-    match what {
-        Elements::Null(at) => Error::invalid_parameter(format!(
-            "feature array in row {row} of {relation} has a NULL element at position {at}"
-        ))
-        .with_hint(format!("find such rows with SELECT * FROM {relation} WHERE array_position({col}, NULL) IS NOT NULL; fix them or fit on a view that filters them")),
-        Elements::NotFinite(at, x) => Error::invalid_parameter(format!(
-            "feature array in row {row} of {relation} has {} at position {at}", super::array::pg_float(x)
-        ))
-        .with_hint(format!("find such rows with SELECT * FROM {relation} WHERE {col} && '{{NaN,Infinity,-Infinity}}'; fix them or fit on a view that filters them")),
-        Elements::MultiDim(n) => Error::invalid_parameter(format!(
-            "feature array in row {row} of {relation} has {n} dimensions, not 1"
-        ))
-        .with_hint(format!("store one flat array per row; find them with SELECT * FROM {relation} WHERE array_ndims({col}) > 1")),
-        Elements::WrongType(_) => Error::new(SqlState::DatatypeMismatch, format!("column \"{column}\" of {relation} is not real[] or double precision[]")),
-        Elements::Ok(n) if n == 0 => Error::invalid_parameter(format!("feature array in row {row} of {relation} is empty"))
-            .with_hint(format!("find such rows with SELECT * FROM {relation} WHERE cardinality({col}) = 0")),
-        Elements::Ok(n) => Error::invalid_parameter(format!(
-            "feature array in row {row} of {relation} has {n} elements, earlier rows have {dims}"
-        ))
-        .with_hint(format!("every row needs the same length; see SELECT cardinality({col}), count(*) FROM {relation} GROUP BY 1")),
-    }
 }
 
 /// Reads every vector (or a reservoir sample of `sample` rows) of `relation`.
 /// `expected_rows` (the planner's estimate) sizes the first allocation, so the
 /// matrix is not copied as it grows.
 pub fn load(oid: pg_sys::Oid, relation: &str, source: &Source, sample: Option<(usize, u64)>, expected_rows: usize, budget: Budget) -> Loaded {
-    let mut matrix = Matrix::new(0);
-    let mut reserved = false;
-    let mut skipped = 0u64;
-    let mut row_number = 0u64;
-    let mut reservoir = sample.map(|(size, seed)| Reservoir::new(size, seed));
-    let mut buffer: Vec<f32> = Vec::new();
+    let column = match source {
+        Source::Column(column) => column.as_str(),
+        Source::Profile(_) => "",
+    };
+    let mut collector = Collector::new(relation, column, sample, expected_rows, budget);
+    // a column of a plain table: read it directly (same rows, same order; see direct_scan),
+    // the arrays parsed on a worker thread while the backend reads
+    let direct = match source {
+        Source::Column(column) => attnum(oid, column).and_then(|attnum| direct_scan::open(oid, &[attnum]).map(|table| (table, attnum))),
+        Source::Profile(_) => None,
+    };
+    match direct {
+        Some((table, attnum)) => {
+            let read = collect_in_background(&mut collector, |feed| {
+                table.scan([attnum], |v, null| match null[0] {
+                    true => feed.null(),
+                    false => unsafe { with_payload(v[0], |bytes| feed.array(bytes)) },
+                })
+                .map(|_rows| ())
+            });
+            // the worker's error, if any, is why the scan stopped
+            read.or_raise().map_err(|Stopped| Error::internal("the k-means load worker stopped without an error")).or_raise();
+        }
+        None => read_with_spi(relation, source, &mut collector),
+    }
+    let seen = collector.reservoir.as_ref().map_or(collector.matrix.rows as u64, |r| r.seen);
+    Loaded { skipped: collector.skipped, seen, matrix: collector.matrix }
+}
+
+/// Reads through SPI (views, RLS, profiles, ...) on this thread.
+fn read_with_spi(relation: &str, source: &Source, collector: &mut Collector) {
     let outer = PgMemoryContexts::CurrentMemoryContext.value();
     let mut binding: Option<RowBinding> = None;
+    let mut buffer: Vec<f32> = Vec::new();
     let query = match source {
         Source::Column(column) => format!("SELECT {} FROM {relation}", quote_ident(column)),
         Source::Profile(_) => format!("SELECT t FROM {relation} t"),
     };
-    let mut push = |buffer: &[f32], matrix: &mut Matrix, reservoir: &mut Option<Reservoir>| -> Result<()> {
-        if matrix.dims == 0 && matrix.rows == 0 {
-            matrix.dims = buffer.len();
-        }
-        if !reserved {
-            reserved = true;
-            // the memory check comes first, so the estimate is within the limit
-            budget(1, matrix.dims)?;
-            let rows = reservoir.as_ref().map_or(expected_rows, |r| r.capacity.min(expected_rows.max(1)));
-            matrix.data.reserve(rows.saturating_mul(matrix.dims));
-        }
-        match reservoir {
-            None => {
-                budget(matrix.rows + 1, matrix.dims)?;
-                matrix.push(buffer);
-            }
-            Some(r) => match r.offer() {
-                Some(slot) if slot == matrix.rows => {
-                    budget(matrix.rows + 1, matrix.dims)?;
-                    matrix.push(buffer)
-                }
-                Some(slot) => matrix.data[slot * matrix.dims..(slot + 1) * matrix.dims].copy_from_slice(buffer),
-                None => {}
-            },
-        }
-        Ok(())
-    };
     let mut each_row = |value: Option<pg_sys::Datum>| -> Result<()> {
-        row_number += 1;
         let Some(datum) = value else {
-            skipped += 1;
+            collector.null();
             return Ok(());
         };
-        buffer.clear();
         match source {
-            Source::Column(column) => {
-                let got = unsafe { read_into(datum, &mut buffer) };
-                let dims = if matrix.rows == 0 { buffer.len().max(1) } else { matrix.dims };
-                match got {
-                    Elements::Ok(n) if n > 0 && n == dims => {}
-                    other => return Err(element_error(other, row_number, relation, column, matrix.dims)),
-                }
-            }
+            Source::Column(_) => unsafe { with_payload(datum, |bytes| collector.array(bytes)) },
             Source::Profile(compiled) => unsafe {
                 let header = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
                 if binding.as_ref().is_none_or(|b| !b.fits(header)) {
@@ -196,21 +160,9 @@ pub fn load(oid: pg_sys::Oid, relation: &str, source: &Source, sample: Option<(u
                 }
                 buffer.resize(compiled.encoder.dimensions, 0.0);
                 binding.as_mut().expect("bound above").encode(header, &compiled.encoder, &mut buffer)?;
+                collector.vector(&buffer)
             },
         }
-        push(&buffer, &mut matrix, &mut reservoir)
     };
-    // a column of a plain table: read it directly (same rows, same order; see direct_scan)
-    let direct = match source {
-        Source::Column(column) => attnum(oid, column)
-            .and_then(|attnum| direct_scan::open(oid, &[attnum]).map(|table| (table, attnum)))
-            .map(|(table, attnum)| table.scan([attnum], |v, null| each_row((!null[0]).then_some(v[0])))),
-        Source::Profile(_) => None,
-    };
-    match direct {
-        Some(result) => result.map(|_| ()).or_raise(),
-        None => scan(&query, |row| each_row(row[0])).map(|_| ()).or_raise(),
-    }
-    let seen = reservoir.as_ref().map_or(matrix.rows as u64, |r| r.seen);
-    Loaded { matrix, skipped, seen }
+    scan(&query, |row| each_row(row[0])).map(|_| ()).or_raise()
 }

@@ -3,6 +3,7 @@
 
 pub mod array; // real[] / float8[] Datums read in place
 pub mod assign; // kmeans_assign, kmeans_assign_with_distance (cached model per call site)
+pub mod collect; // rows into the matrix (parse, check, sample), on a worker thread while the backend reads
 pub mod catalog; // kmeans_models: store, load (cached per backend), delete
 pub mod fit; // kmeans_fit, kmeans_drop
 pub mod load; // relation → contiguous f32 matrix (column or profile), NULL / NaN policy
@@ -65,11 +66,11 @@ pub fn human(bytes: u64) -> String {
 }
 
 /// 54000 with both numbers.
-pub fn over_limit(what: &str, needed: u64) -> Error {
+pub fn over_limit(what: &str, needed: u64, limit: u64) -> Error {
     Error::limit_exceeded(format!(
         "{what} needs about {}, more than pg_segment.kmeans_memory_limit ({})",
         human(needed),
-        human(memory_limit())
+        human(limit)
     ))
     .with_hint("raise the limit (e.g. SET pg_segment.kmeans_memory_limit = '4GB'), use a smaller k, or fit on a sample of the rows")
 }

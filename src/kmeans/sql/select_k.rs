@@ -62,7 +62,7 @@ fn kmeans_select_k(
     let mut budget = |rows: usize, dims: usize| {
         let needed = estimate_bytes(sample_size as usize, dims, k_max as usize, 0);
         if rows == 1 && needed > limit {
-            return Err(over_limit(&format!("kmeans_select_k of {sample_size} × {dims} values (rows × dimensions) up to k = {k_max}"), needed));
+            return Err(over_limit(&format!("kmeans_select_k of {sample_size} × {dims} values (rows × dimensions) up to k = {k_max}"), needed, limit));
         }
         Ok(())
     };
@@ -75,7 +75,7 @@ fn kmeans_select_k(
         );
     }
     notice(
-        format!("kmeans_select_k: {} of {} rows sampled from {relation_text}", m.rows, loaded.seen - loaded.skipped),
+        format!("kmeans_select_k: {} of {} rows sampled from {relation_text}", m.rows, loaded.seen),
         None,
     );
     let mut rows: Vec<(i32, f64, Option<f64>, Option<f64>, Option<f64>)> = Vec::new();
