@@ -49,6 +49,8 @@ FROM generate_series(1, 90) i;
 SELECT k, round(inertia::numeric, 4) AS inertia, round(silhouette::numeric, 4) AS silhouette,
        round(calinski_harabasz::numeric, 1) AS calinski_harabasz, round(davies_bouldin::numeric, 4) AS davies_bouldin, suggested
 FROM kmeans_select_k('groups', 'f', 1, 5) ORDER BY k;
+-- a row with NULL features is skipped: not counted among the rows sampled from
+SELECT count(*) FROM kmeans_select_k('points', 'f', 1, 2);
 
 -- one Lloyd step as an aggregate: counts and new centroids from given centroids
 SELECT (s).centroids, (s).counts, (s).inertia, (s).shift
