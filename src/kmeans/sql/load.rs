@@ -132,8 +132,7 @@ pub fn load(oid: pg_sys::Oid, relation: &str, source: &Source, sample: Option<(u
         }
         None => read_with_spi(relation, source, &mut collector),
     }
-    let seen = collector.reservoir.as_ref().map_or(collector.matrix.rows as u64, |r| r.seen);
-    Loaded { skipped: collector.skipped, seen, matrix: collector.matrix }
+    Loaded { skipped: collector.skipped, seen: collector.seen(), matrix: collector.matrix }
 }
 
 /// Reads through SPI (views, RLS, profiles, ...) on this thread.
