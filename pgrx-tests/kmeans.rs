@@ -133,6 +133,49 @@ mod tests {
         }
     }
 
+    /// The direct scan reads the column from each page's bytes (heap_page.rs):
+    /// columns before it of every storage shape (NULLs, 1- and 4-byte varlena
+    /// headers, 8-byte alignment, a dropped column), deleted rows on pages
+    /// that are not all-visible, and a column added with a default after rows
+    /// were written (those rows store no value) give the same fit as the SPI
+    /// path. `init => 'random'` picks rows by position, so order counts too.
+    #[pg_test]
+    fn kmeans_fit_direct_scan_reads_every_column_layout() {
+        Spi::run(
+            "CREATE TABLE km_shapes (a bool, b text, c int8, gone int, d numeric, f real[], g int);
+             INSERT INTO km_shapes
+             SELECT CASE WHEN i % 3 = 0 THEN NULL ELSE i % 2 = 0 END,
+                    CASE WHEN i % 5 = 0 THEN NULL ELSE repeat('x', i % 300) END,
+                    i, i, CASE WHEN i % 7 = 0 THEN NULL ELSE i / 3.0 END,
+                    CASE WHEN i % 11 = 0 THEN NULL
+                         ELSE ARRAY[(i % 4) * 10 + (i % 13) / 13.0, (i % 17) / 17.0, i % 4]::real[] END,
+                    i
+             FROM generate_series(1, 3000) i;
+             ALTER TABLE km_shapes DROP COLUMN gone;
+             DELETE FROM km_shapes WHERE c % 19 = 0;
+             INSERT INTO km_shapes (c, f) SELECT i, ARRAY[i % 4 * 10, 0.5, i % 4]::real[] FROM generate_series(3001, 3100) i;
+             CREATE TABLE km_added (id int);
+             INSERT INTO km_added SELECT generate_series(1, 500);
+             ALTER TABLE km_added ADD COLUMN f real[] DEFAULT '{5,5,5}';
+             INSERT INTO km_added SELECT i, ARRAY[i % 3 * 20, i % 5, 1]::real[] FROM generate_series(501, 1000) i;
+             UPDATE km_added SET f = '{40,4,4}' WHERE id % 50 = 0;
+             CREATE VIEW km_shapes_view AS SELECT * FROM km_shapes;
+             CREATE VIEW km_added_view AS SELECT * FROM km_added",
+        )
+        .unwrap();
+        for (table, rows) in [("km_shapes", "2685"), ("km_added", "1000")] {
+            let fit = |rel: &str| {
+                let fitted = kmeans_text(&format!(
+                    "SELECT concat_ws(' ', rows, inertia) FROM kmeans_fit('kl', '{rel}', 'f', 3, seed => 5, init => 'random', max_iter => 3)"
+                ));
+                fitted + " " + &kmeans_text("SELECT centroids::text FROM kmeans_models WHERE name = 'kl'")
+            };
+            let direct = fit(table);
+            assert!(direct.starts_with(&format!("{rows} ")), "{direct}");
+            assert_eq!(direct, fit(&format!("{table}_view")), "{table}");
+        }
+    }
+
     /// A refit earlier in the transaction is seen by the next statement's assignments.
     #[pg_test]
     fn kmeans_refit_replaces_the_cached_model() {

@@ -15,6 +15,7 @@
 //! Rows come in physical order under the active snapshot; synchronized scans
 //! are off, so the order never depends on another backend scanning the table.
 
+use crate::heap_page::{Attribute, ColumnReader};
 use crate::memory_context::Scratch;
 use pgrx::pg_sys;
 use std::ffi::c_int;
@@ -194,19 +195,13 @@ impl Table {
             let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
             let scan = pg_sys::table_beginscan_strat(rel, pg_sys::GetActiveSnapshot(), 0, std::ptr::null_mut(), true, false);
             let rows_memory = Scratch::new(c"direct scan rows");
-            let mut batch: Batch<N> = Batch {
-                values: Vec::with_capacity(BATCH_ROWS),
-                nulls: Vec::with_capacity(BATCH_ROWS),
-                arena: vec![0u64; ARENA_BYTES / 8],
-            };
+            let mut batch: Batch<N> =
+                Batch { values: Vec::with_capacity(BATCH_ROWS), nulls: Vec::with_capacity(BATCH_ROWS), arena: vec![0u64; ARENA_BYTES / 8] };
             let mut total = 0u64;
             let mut result = Ok(());
             loop {
-                let (values, nulls, arena) =
-                    (batch.values.as_mut_ptr(), batch.nulls.as_mut_ptr(), batch.arena.as_mut_ptr() as *mut u8);
-                let filled = pg_sys::ffi::pg_guard_ffi_boundary(|| {
-                    fill(scan, slot, next, last_attnum, &columns, values, nulls, arena)
-                });
+                let (values, nulls, arena) = (batch.values.as_mut_ptr(), batch.nulls.as_mut_ptr(), batch.arena.as_mut_ptr() as *mut u8);
+                let filled = pg_sys::ffi::pg_guard_ffi_boundary(|| fill(scan, slot, next, last_attnum, &columns, values, nulls, arena));
                 batch.values.set_len(filled.rows);
                 batch.nulls.set_len(filled.rows);
                 {
@@ -233,5 +228,136 @@ impl Table {
             pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
             result.map(|()| total)
         }
+    }
+}
+
+/// A heap table read a page at a time: PostgreSQL finds each page's visible
+/// tuples (`heapgetpage`: buffer, pruning, visibility and serializable checks,
+/// as a sequential scan does) and the caller reads one column of them from the
+/// page's bytes ([`crate::heap_page`]), with no slot and no call per row.
+/// Pages come in physical order (synchronized scans off), so rows are in the
+/// same order as [`Table::scan`]'s.
+pub struct PageScan {
+    rel: pg_sys::Relation,
+    scan: pg_sys::HeapScanDesc,
+    next_block: pg_sys::BlockNumber,
+    attnum: i16,
+}
+
+/// The page [`PageScan::next`] moved to: pinned until the next call.
+pub struct ScanPage<'s> {
+    pub bytes: &'s [u8],
+    /// line pointers of the tuples visible to the snapshot
+    pub visible: &'s [u16],
+}
+
+impl Table {
+    /// Reads the table a page at a time, with a reader for column `attnum`;
+    /// gives the table back when that does not apply (another table access
+    /// method, a snapshot that is not MVCC, a big-endian build).
+    pub fn pages(self, attnum: i16) -> Result<(PageScan, ColumnReader), Table> {
+        unsafe {
+            let rel = self.0;
+            if !crate::heap_page::SUPPORTED || (*rel).rd_tableam != pg_sys::GetHeapamTableAmRoutine() {
+                return Err(self);
+            }
+            let scan = pg_sys::table_beginscan_strat(rel, pg_sys::GetActiveSnapshot(), 0, std::ptr::null_mut(), true, false)
+                as pg_sys::HeapScanDesc;
+            if (*scan).rs_base.rs_flags & pg_sys::ScanOptions::SO_ALLOW_PAGEMODE == 0 {
+                pg_sys::table_endscan(scan.cast());
+                return Err(self);
+            }
+            let attributes = (0..attnum as usize)
+                .map(|i| {
+                    let att = &*(*(*rel).rd_att).attrs.as_ptr().add(i);
+                    let align = match att.attalign as u8 {
+                        b'c' => 1,
+                        b's' => 2,
+                        b'i' => 4,
+                        _ => 8,
+                    };
+                    Attribute { len: att.attlen, align }
+                })
+                .collect();
+            Ok((PageScan { rel, scan, next_block: 0, attnum }, ColumnReader::new(attributes)))
+        }
+    }
+}
+
+impl PageScan {
+    /// Moves to the next page with visible tuples ([`Self::page`]); false at
+    /// the end. Checks for interrupts.
+    pub fn next(&mut self) -> bool {
+        unsafe {
+            let scan = &mut *self.scan;
+            while self.next_block < scan.rs_nblocks {
+                // reads and pins the page (unpinning the previous one), checks visibility, CHECK_FOR_INTERRUPTS
+                pg_sys::heapgetpage(self.scan.cast(), self.next_block);
+                self.next_block += 1;
+                if scan.rs_ntuples > 0 {
+                    return true;
+                }
+            }
+            false
+        }
+    }
+
+    /// The current page (see [`Self::next`]).
+    pub fn page(&self) -> ScanPage<'_> {
+        unsafe {
+            let scan = &*self.scan;
+            let page = pg_sys::BufferGetPage(scan.rs_cbuf) as *const u8;
+            ScanPage {
+                bytes: std::slice::from_raw_parts(page, pg_sys::BLCKSZ as usize),
+                visible: &scan.rs_vistuples[..scan.rs_ntuples as usize],
+            }
+        }
+    }
+
+    /// The column's value in the tuple at line pointer `offset` of the current
+    /// page, through PostgreSQL (for what `ColumnReader` cannot read: TOASTed
+    /// and compressed values, columns added after the row was written); NULL
+    /// as None. Valid until the next page.
+    pub fn value(&self, offset: u16) -> Option<pg_sys::Datum> {
+        unsafe {
+            let scan = &*self.scan;
+            let page = pg_sys::BufferGetPage(scan.rs_cbuf);
+            let item = pg_sys::PageGetItemId(page, offset);
+            let mut tuple = pg_sys::HeapTupleData {
+                t_len: (*item).lp_len(),
+                t_self: std::mem::zeroed(),
+                t_tableOid: (*self.rel).rd_id,
+                t_data: pg_sys::PageGetItem(page, item) as pg_sys::HeapTupleHeader,
+            };
+            let mut null = false;
+            let datum = pg_sys::heap_getattr(&mut tuple, self.attnum.into(), (*self.rel).rd_att, &mut null);
+            (!null).then_some(datum)
+        }
+    }
+
+    /// Ends the scan. On an error the transaction's abort releases the scan,
+    /// its pin and the lock.
+    pub fn finish(self) {
+        unsafe {
+            pg_sys::table_endscan(self.scan.cast());
+            pg_sys::table_close(self.rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::heap_page::*;
+    use pgrx::pg_sys;
+    use std::mem::offset_of;
+
+    #[test]
+    fn heap_page_offsets_are_postgresql_s() {
+        assert_eq!(PAGE_HEADER_BYTES, offset_of!(pg_sys::PageHeaderData, pd_linp));
+        assert_eq!(INFOMASK2_AT, offset_of!(pg_sys::HeapTupleHeaderData, t_infomask2));
+        assert_eq!(INFOMASK_AT, offset_of!(pg_sys::HeapTupleHeaderData, t_infomask));
+        assert_eq!(HOFF_AT, offset_of!(pg_sys::HeapTupleHeaderData, t_hoff));
+        assert_eq!(BITS_AT, offset_of!(pg_sys::HeapTupleHeaderData, t_bits));
+        assert_eq!(std::mem::size_of::<pg_sys::ItemIdData>(), 4);
     }
 }

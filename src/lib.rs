@@ -13,6 +13,7 @@ pub mod version; // pg_segment_version()
 pub mod call_site; // per-call-site state in fn_extra, shared by the row functions
 pub mod composite; // deforming whole-row Datums, shared by the row functions
 pub mod direct_scan; // reading a plain table without the executor (rfm_segments, kmeans_fit)
+pub mod heap_page; // one column of a heap page's tuples from its bytes (kmeans_fit's load)
 pub mod memory_context; // scratch memory contexts and switching into them, error-safe
 
 pub mod kmeans; // kmeans_* : in-database k-means

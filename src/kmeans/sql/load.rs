@@ -8,12 +8,13 @@
 //! that finds the offending rows.
 
 use super::array::with_payload;
-use super::collect::{collect_in_background, Collector, Stopped};
 pub use super::collect::Budget;
-use crate::direct_scan;
+use super::collect::{collect_in_background, Collector, Stopped};
+use crate::direct_scan::{self, PageScan};
 use crate::error::sql::{raise, OrRaise};
 use crate::error::{Error, Result, SqlState};
 use crate::extension_schema::quote_ident;
+use crate::heap_page::{ColumnReader, Value};
 use crate::kmeans::kernel::Matrix;
 use crate::profile::sql::catalog::{spi, Compiled};
 use crate::profile::sql::rows::RowBinding;
@@ -119,20 +120,52 @@ pub fn load(oid: pg_sys::Oid, relation: &str, source: &Source, sample: Option<(u
         Source::Profile(_) => None,
     };
     match direct {
-        Some((table, attnum)) => {
-            let read = collect_in_background(&mut collector, |feed| {
-                table.scan([attnum], |v, null| match null[0] {
-                    true => feed.null(),
-                    false => unsafe { with_payload(v[0], |bytes| feed.array(bytes)) },
-                })
-                .map(|_rows| ())
-            });
-            // the worker's error, if any, is why the scan stopped
-            read.or_raise().map_err(|Stopped| Error::internal("the k-means load worker stopped without an error")).or_raise();
-        }
+        Some((table, attnum)) => match table.pages(attnum) {
+            Ok((pages, reader)) => read_pages(pages, &reader, &mut collector),
+            Err(table) => read_slots(table, attnum, &mut collector),
+        },
         None => read_with_spi(relation, source, &mut collector),
     }
     Loaded { skipped: collector.skipped, seen: collector.seen(), matrix: collector.matrix }
+}
+
+/// Reads the column's arrays from the table's pages (no slot, no call into
+/// PostgreSQL per row: `crate::heap_page`), parsed on the worker thread.
+fn read_pages(mut scan: PageScan, reader: &ColumnReader, collector: &mut Collector) {
+    let read = collect_in_background(collector, |feed| {
+        while scan.next() {
+            let page = scan.page();
+            for &offset in page.visible {
+                match reader.read(page.bytes, offset) {
+                    Value::Null => feed.null()?,
+                    Value::Inline(payload) => feed.array(payload)?,
+                    // TOASTed, compressed, or added after the row was written: PostgreSQL reads it
+                    Value::Unreadable => match scan.value(offset) {
+                        None => feed.null()?,
+                        Some(datum) => unsafe { with_payload(datum, |bytes| feed.array(bytes))? },
+                    },
+                }
+            }
+        }
+        Ok(())
+    });
+    scan.finish();
+    // the worker's error, if any, is why the scan stopped
+    read.or_raise().map_err(|Stopped| Error::internal("the k-means load worker stopped without an error")).or_raise();
+}
+
+/// Reads the column's arrays from each row's slot, parsed on the worker thread.
+fn read_slots(table: direct_scan::Table, attnum: pg_sys::AttrNumber, collector: &mut Collector) {
+    let read = collect_in_background(collector, |feed| {
+        table
+            .scan([attnum], |v, null| match null[0] {
+                true => feed.null(),
+                false => unsafe { with_payload(v[0], |bytes| feed.array(bytes)) },
+            })
+            .map(|_rows| ())
+    });
+    // the worker's error, if any, is why the scan stopped
+    read.or_raise().map_err(|Stopped| Error::internal("the k-means load worker stopped without an error")).or_raise();
 }
 
 /// Reads through SPI (views, RLS, profiles, ...) on this thread.
