@@ -200,24 +200,42 @@ fn chunk_pass(m: &Matrix, ct: &[f32], exact: &[f64], k: usize, start: usize, lab
     {
         if super::simd::available() {
             // SAFETY: the CPU has the features the function is compiled for.
-            return unsafe { chunk_pass_avx2(m, ct, exact, k, start, labels, update) };
+            return unsafe {
+                match m.dims {
+                    4 => chunk_pass_avx2::<4>(m, ct, exact, k, start, labels, update),
+                    8 => chunk_pass_avx2::<8>(m, ct, exact, k, start, labels, update),
+                    _ => chunk_pass_avx2::<0>(m, ct, exact, k, start, labels, update),
+                }
+            };
         }
     }
-    chunk_pass_body(m, ct, exact, k, start, labels, update, false)
+    chunk_pass_body::<0>(m, ct, exact, k, start, labels, update, false)
 }
 
 /// [`chunk_pass_body`] compiled for AVX2 (the f64 sums are added 4 at a time;
 /// the same additions in the same order, so the same bits).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn chunk_pass_avx2(m: &Matrix, ct: &[f32], exact: &[f64], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
-    chunk_pass_body(m, ct, exact, k, start, labels, update, true)
+unsafe fn chunk_pass_avx2<const D: usize>(m: &Matrix, ct: &[f32], exact: &[f64], k: usize, start: usize, labels: &mut [u32], update: bool) -> Partial {
+    chunk_pass_body::<D>(m, ct, exact, k, start, labels, update, true)
 }
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn chunk_pass_body(m: &Matrix, ct: &[f32], exact: &[f64], k: usize, start: usize, labels: &mut [u32], update: bool, simd: bool) -> Partial {
-    let d = m.dims;
+fn chunk_pass_body<const D: usize>(
+    m: &Matrix,
+    ct: &[f32],
+    exact: &[f64],
+    k: usize,
+    start: usize,
+    labels: &mut [u32],
+    update: bool,
+    simd: bool,
+) -> Partial {
+    // D > 0: the dimensions known at compile time (the common ones), so the
+    // per-row bookkeeping is straight-line code; 0: any
+    let d = if D > 0 { D } else { m.dims };
+    debug_assert_eq!(d, m.dims);
     let mut p = Partial {
         sums: if update { vec![0.0; k * d] } else { Vec::new() },
         counts: vec![0; k],
@@ -230,8 +248,8 @@ fn chunk_pass_body(m: &Matrix, ct: &[f32], exact: &[f64], k: usize, start: usize
         let first = start + s * SUB_ROWS;
         let near = &mut near[..sub.len()];
         nearest_rows(&m.data[first * d..(first + sub.len()) * d], d, ct, k, near, &mut scratch, simd);
-        for (offset, (label, &(best, best_d))) in sub.iter_mut().zip(near.iter()).enumerate() {
-            let x = m.row(first + offset);
+        let rows = &m.data[first * d..(first + sub.len()) * d];
+        for ((label, &(best, best_d)), x) in sub.iter_mut().zip(near.iter()).zip(rows.chunks_exact(d)) {
             let best = best as usize;
             if *label != best as u32 {
                 *label = best as u32;
