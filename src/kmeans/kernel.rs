@@ -534,9 +534,9 @@ mod tests {
             return;
         }
         let mut rng = crate::kmeans::rng::Rng::new(11);
-        // every tile shape and tail: k from 1 to 41 (1..6 blocks), rows not a multiple of 8
+        // every tile shape and tail: k from 1 to 70 (1..9 blocks), rows not a multiple of 8
         // (and data far from the origin, where the screen of k > 8 keeps more candidates)
-        let shapes = [(1, 1), (2, 3), (4, 4), (3, 8), (5, 9), (16, 8), (7, 16), (16, 17), (32, 32), (9, 41), (64, 24)];
+        let shapes = [(1, 1), (2, 3), (4, 4), (3, 8), (5, 9), (16, 8), (7, 16), (16, 17), (32, 32), (9, 41), (64, 24), (3, 70)];
         for ((d, k), offset) in shapes.iter().flat_map(|&s| [(s, 0.0), (s, 1000.0), (s, 3e6)]) {
             let n = 203;
             let x: Vec<f32> = (0..n * d).map(|_| (offset + rng.next_f64() * 10.0 - 5.0) as f32).collect();
@@ -549,7 +549,7 @@ mod tests {
             }
             // and rows sitting on centroids: distance 0
             let mut x = x;
-            for c in 0..k.min(n) {
+            for c in 0..k.min(n / 3) {
                 for j in 0..d {
                     x[c * 3 * d + j] = centroids[c * d + j] as f32;
                 }
