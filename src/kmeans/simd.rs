@@ -74,8 +74,12 @@ pub unsafe fn nearest_rows(x: &[f32], d: usize, ct: &[f32], k: usize, out: &mut 
             }
             b0 += if rows == 8 || left == 1 { 1 } else { 2 };
         }
-        for r in 0..rows {
-            out[r0 + r] = unsafe { first_min(dist.add(r * kp), blocks, pad) };
+        if rows == 8 && blocks == 1 {
+            unsafe { first_min_of_8_rows(dist, k, &mut out[r0..r0 + 8]) };
+        } else {
+            for r in 0..rows {
+                out[r0 + r] = unsafe { first_min(dist.add(r * kp), blocks, pad) };
+            }
         }
         r0 += rows;
     }
@@ -120,6 +124,60 @@ unsafe fn tile<const R: usize, const B: usize>(x: *const f32, d: usize, ct: *con
 unsafe fn tiles_of_one<const B: usize>(rows: usize, x: *const f32, d: usize, ct: *const f32, kp: usize, b0: usize, dist: *mut f32) {
     for r in 0..rows {
         unsafe { tile::<1, B>(x.add(r * d), d, ct, kp, b0, dist.add(r * kp)) };
+    }
+}
+
+/// [`first_min`] of 8 rows at once when k ≤ 8 (`dist`: 8 rows × 8 lanes): the
+/// 8 × 8 block is transposed so that each vector holds one centroid's
+/// distances to the 8 rows, then the centroids are compared in order with a
+/// strict `<` (the first minimum wins, as in the sequential scan). No
+/// horizontal reduction per row, and padding lanes are never read.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn first_min_of_8_rows(dist: *const f32, k: usize, out: &mut [(u32, f32)]) {
+    unsafe {
+        let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(dist.add(i * LANES)));
+        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        // centroid c's distances to rows 0..8
+        let columns = [
+            _mm256_permute2f128_ps::<0x20>(s0, s4),
+            _mm256_permute2f128_ps::<0x20>(s1, s5),
+            _mm256_permute2f128_ps::<0x20>(s2, s6),
+            _mm256_permute2f128_ps::<0x20>(s3, s7),
+            _mm256_permute2f128_ps::<0x31>(s0, s4),
+            _mm256_permute2f128_ps::<0x31>(s1, s5),
+            _mm256_permute2f128_ps::<0x31>(s2, s6),
+            _mm256_permute2f128_ps::<0x31>(s3, s7),
+        ];
+        let mut best = columns[0];
+        let mut index = _mm256_setzero_si256();
+        for (c, &column) in columns.iter().enumerate().take(k).skip(1) {
+            let less = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(column, best));
+            best = _mm256_min_ps(column, best);
+            index = _mm256_blendv_epi8(index, _mm256_set1_epi32(c as i32), less);
+        }
+        let (mut indices, mut minima) = ([0u32; 8], [0f32; 8]);
+        _mm256_storeu_si256(indices.as_mut_ptr().cast(), index);
+        _mm256_storeu_ps(minima.as_mut_ptr(), best);
+        for (o, (&i, &m)) in out.iter_mut().zip(indices.iter().zip(&minima)) {
+            *o = (i, m);
+        }
     }
 }
 
