@@ -1,17 +1,18 @@
 //! One column of the tuples on a heap page, read from the page's bytes alone
-//! (no PostgreSQL calls), so a worker thread can do it while the backend reads
-//! the next pages (`kmeans_fit`'s load, see `direct_scan::PageScan`).
+//! (no PostgreSQL calls): `kmeans_fit`'s load reads its feature column this
+//! way from each page `direct_scan::PageScan` gives, with no slot and no call
+//! into PostgreSQL per row.
 //!
 //! This is what `heap_getattr` does for an inline value: walk the attributes
 //! before the column (NULL bitmap, alignment, lengths) to its offset. Values
 //! PostgreSQL would have to fetch or decompress (TOAST pointers, compressed
 //! inline values) and attributes a tuple does not store (columns added after it
 //! was written, which may have a default) are [`Value::Unreadable`]: the caller
-//! then reads the table the usual way.
+//! then reads that value through PostgreSQL (`PageScan::value`).
 //!
 //! The layout is PostgreSQL's on-disk heap format (`bufpage.h`, `itemid.h`,
-//! `htup_details.h`), unchanged since 8.3; a pgrx test checks the offsets
-//! against the headers. Little-endian only (the varlena header bits differ on
+//! `htup_details.h`), unchanged since 8.3; a unit test in `direct_scan.rs`
+//! checks the offsets against pg_sys. Little-endian only (the varlena header bits differ on
 //! big-endian machines, where callers do not use this).
 
 /// `SizeOfPageHeaderData`: where the line pointer array starts.
