@@ -174,6 +174,12 @@ unsafe fn fill<const N: usize>(
     }
 }
 
+/// The catalog row of attribute `attnum` (1-based, dropped ones included) of
+/// the open relation `rel`.
+unsafe fn attribute<'r>(rel: pg_sys::Relation, attnum: i16) -> &'r pg_sys::FormData_pg_attribute {
+    unsafe { &*(*(*rel).rd_att).attrs.as_ptr().add((attnum - 1) as usize) }
+}
+
 impl Table {
     /// Calls `row` with the values and NULL flags of the columns `attnums`
     /// (1-based) of every row visible to the active snapshot, stopping at its
@@ -187,7 +193,7 @@ impl Table {
         unsafe {
             let rel = self.0;
             let columns: [Column; N] = attnums.map(|a| {
-                let att = &*(*(*rel).rd_att).attrs.as_ptr().add((a - 1) as usize);
+                let att = attribute(rel, a);
                 Column { index: (a - 1) as usize, by_value: att.attbyval, len: att.attlen }
             });
             let last_attnum = c_int::from(attnums.iter().copied().max().unwrap_or(0));
@@ -267,16 +273,10 @@ impl Table {
                 pg_sys::table_endscan(scan.cast());
                 return Err(self);
             }
-            let attributes = (0..attnum as usize)
-                .map(|i| {
-                    let att = &*(*(*rel).rd_att).attrs.as_ptr().add(i);
-                    let align = match att.attalign as u8 {
-                        b'c' => 1,
-                        b's' => 2,
-                        b'i' => 4,
-                        _ => 8,
-                    };
-                    Attribute { len: att.attlen, align }
+            let attributes = (1..=attnum)
+                .map(|a| {
+                    let att = attribute(rel, a);
+                    Attribute::from_catalog(att.attlen, att.attalign as u8)
                 })
                 .collect();
             Ok((PageScan { rel, scan, next_block: 0, attnum }, ColumnReader::new(attributes)))
@@ -354,6 +354,7 @@ mod tests {
     #[test]
     fn heap_page_offsets_are_postgresql_s() {
         assert_eq!(PAGE_HEADER_BYTES, offset_of!(pg_sys::PageHeaderData, pd_linp));
+        assert_eq!(PD_UPPER_AT, offset_of!(pg_sys::PageHeaderData, pd_upper));
         assert_eq!(INFOMASK2_AT, offset_of!(pg_sys::HeapTupleHeaderData, t_infomask2));
         assert_eq!(INFOMASK_AT, offset_of!(pg_sys::HeapTupleHeaderData, t_infomask));
         assert_eq!(HOFF_AT, offset_of!(pg_sys::HeapTupleHeaderData, t_hoff));

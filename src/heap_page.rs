@@ -17,6 +17,8 @@
 
 /// `SizeOfPageHeaderData`: where the line pointer array starts.
 pub const PAGE_HEADER_BYTES: usize = 24;
+/// `offsetof(PageHeaderData, pd_upper)`: where the tuple area's start is kept.
+pub const PD_UPPER_AT: usize = 14;
 /// `offsetof(HeapTupleHeaderData, t_infomask2)`, `t_infomask`, `t_hoff`, `t_bits`.
 pub const INFOMASK2_AT: usize = 18;
 pub const INFOMASK_AT: usize = 20;
@@ -36,6 +38,19 @@ pub const SUPPORTED: bool = cfg!(target_endian = "little");
 pub struct Attribute {
     pub len: i16,
     pub align: usize,
+}
+
+impl Attribute {
+    /// From `pg_attribute`'s `attlen` and `attalign` character.
+    pub fn from_catalog(attlen: i16, attalign: u8) -> Attribute {
+        let align = match attalign {
+            b'c' => 1,
+            b's' => 2,
+            b'i' => 4,
+            _ => 8,
+        };
+        Attribute { len: attlen, align }
+    }
 }
 
 /// A column's value in one tuple.
@@ -68,6 +83,12 @@ fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
 #[inline(always)]
 fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Where `page`'s tuples start (`pd_upper`), at most the page's length.
+#[inline]
+pub fn tuples_start(page: &[u8]) -> usize {
+    u16_at(page, PD_UPPER_AT).map_or(page.len(), |upper| usize::from(upper).min(page.len()))
 }
 
 impl ColumnReader {
@@ -166,7 +187,23 @@ mod tests {
         page[start..start + tuple.len()].copy_from_slice(&tuple);
         let item = start as u32 | (1 << 15) | ((tuple.len() as u32) << 17); // LP_NORMAL
         page[PAGE_HEADER_BYTES..PAGE_HEADER_BYTES + 4].copy_from_slice(&item.to_le_bytes());
+        page[PD_UPPER_AT..PD_UPPER_AT + 2].copy_from_slice(&(start as u16).to_le_bytes());
         page
+    }
+
+    #[test]
+    fn the_tuple_area_starts_at_pd_upper() {
+        let page = page_with(1, None, &[0; 100]);
+        assert_eq!(tuples_start(&page), 8192 - 128); // 24 + 100 bytes, MAXALIGNed
+        assert_eq!(tuples_start(&page[..100]), 100, "a pd_upper past the end is the end");
+        assert_eq!(tuples_start(&page[..10]), 10, "no header: nothing to prefetch");
+    }
+
+    #[test]
+    fn attalign_characters_are_alignments_in_bytes() {
+        let aligns: Vec<usize> = [b'c', b's', b'i', b'd'].map(|c| Attribute::from_catalog(-1, c).align).to_vec();
+        assert_eq!(aligns, [1, 2, 4, 8]);
+        assert_eq!(Attribute::from_catalog(8, b'd').len, 8);
     }
 
     const INT4: Attribute = Attribute { len: 4, align: 4 };

@@ -151,8 +151,7 @@ fn read_pages(mut scan: PageScan, reader: &ColumnReader, collector: &mut Collect
         Ok(())
     });
     scan.finish();
-    // the worker's error, if any, is why the scan stopped
-    read.or_raise().map_err(|Stopped| Error::internal("the k-means load worker stopped without an error")).or_raise();
+    raise_unless_collected(read);
 }
 
 /// Asks the memory system for the page's tuples at once: read one by one, from
@@ -163,8 +162,7 @@ fn prefetch_tuples(page: &[u8]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // pd_upper: where the tuples start
-        let upper = usize::from(u16::from_le_bytes([page[14], page[15]])).min(page.len());
+        let upper = crate::heap_page::tuples_start(page);
         for at in ((upper & !63)..page.len()).step_by(64) {
             // SAFETY: a hint on an address inside the page
             unsafe { _mm_prefetch::<_MM_HINT_T0>(page.as_ptr().add(at) as *const i8) };
@@ -182,7 +180,11 @@ fn read_slots(table: direct_scan::Table, attnum: pg_sys::AttrNumber, collector: 
             })
             .map(|_rows| ())
     });
-    // the worker's error, if any, is why the scan stopped
+    raise_unless_collected(read);
+}
+
+/// Raises the worker's error, if any: it is why the reading stopped.
+fn raise_unless_collected(read: Result<Result<(), Stopped>>) {
     read.or_raise().map_err(|Stopped| Error::internal("the k-means load worker stopped without an error")).or_raise();
 }
 
