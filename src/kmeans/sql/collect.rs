@@ -18,8 +18,19 @@ use crate::kmeans::kernel::Matrix;
 use crate::kmeans::rng::Reservoir;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-/// Memory check while loading: called with the row count so far and the dimensions.
+/// Memory check while loading: called with the row count so far and the
+/// dimensions at the first row, at powers of two and every 65,536 rows (not
+/// per row: it is an indirect call, and the matrix only grows that often).
 pub type Budget<'a> = &'a mut (dyn FnMut(usize, usize) -> Result<()> + Send);
+
+/// Calls `budget` for the rows it is meant for (see [`Budget`]).
+#[inline(always)]
+fn within_budget(budget: &mut (dyn FnMut(usize, usize) -> Result<()> + Send), rows: usize, dims: usize) -> Result<()> {
+    match rows == 1 || rows.is_power_of_two() || rows % 65_536 == 0 {
+        true => budget(rows, dims),
+        false => Ok(()),
+    }
+}
 
 /// The rows read so far, and what was skipped.
 pub struct Collector<'a> {
@@ -70,7 +81,7 @@ impl<'a> Collector<'a> {
         let dims = self.matrix.dims;
         if self.reserved && self.reservoir.is_none() {
             // the usual row: parsed straight into the matrix
-            (self.budget)(self.matrix.rows + 1, dims)?;
+            within_budget(self.budget, self.matrix.rows + 1, dims)?;
             let from = self.matrix.data.len();
             match read_flat_payload(payload, &mut self.matrix.data) {
                 Elements::Ok(n) if n == dims => {
@@ -110,18 +121,18 @@ impl<'a> Collector<'a> {
         if !self.reserved {
             self.reserved = true;
             // the memory check comes first, so the estimate is within the limit
-            (self.budget)(1, matrix.dims)?;
+            within_budget(self.budget, 1, matrix.dims)?;
             let rows = self.reservoir.as_ref().map_or(self.expected_rows, |r| r.capacity.min(self.expected_rows.max(1)));
             matrix.data.reserve(rows.saturating_mul(matrix.dims));
         }
         match &mut self.reservoir {
             None => {
-                (self.budget)(matrix.rows + 1, matrix.dims)?;
+                within_budget(self.budget, matrix.rows + 1, matrix.dims)?;
                 matrix.push(row);
             }
             Some(r) => match r.offer() {
                 Some(slot) if slot == matrix.rows => {
-                    (self.budget)(matrix.rows + 1, matrix.dims)?;
+                    within_budget(self.budget, matrix.rows + 1, matrix.dims)?;
                     matrix.push(row)
                 }
                 Some(slot) => matrix.data[slot * matrix.dims..(slot + 1) * matrix.dims].copy_from_slice(row),
@@ -384,11 +395,37 @@ mod tests {
         assert_eq!(c.matrix.data, vec![1.0, 2.0]); // the partial row is not kept
         let err = Collector::new("t", "f", None, 0, &mut no_limit()).array(&payload(&[])).unwrap_err();
         assert_eq!(err.message, "feature array in row 1 of t is empty");
+        // the budget is asked at row 4 (a power of two), not at row 3
         let mut limited = |rows: usize, _dims: usize| if rows > 2 { Err(Error::limit_exceeded("too many")) } else { Ok(()) };
         let mut c = Collector::new("t", "f", None, 0, &mut limited);
-        c.array(&payload(&[1.0])).unwrap();
-        c.array(&payload(&[2.0])).unwrap();
-        assert_eq!(c.array(&payload(&[3.0])).unwrap_err().state, SqlState::ProgramLimitExceeded);
+        for v in [1.0, 2.0, 3.0] {
+            c.array(&payload(&[v])).unwrap();
+        }
+        assert_eq!(c.array(&payload(&[4.0])).unwrap_err().state, SqlState::ProgramLimitExceeded);
+        assert_eq!(c.matrix.rows, 3);
+    }
+
+    #[test]
+    fn the_budget_is_asked_at_powers_of_two_and_every_65536_rows() {
+        let mut asked = Vec::new();
+        let mut recording = |rows: usize, dims: usize| {
+            asked.push((rows, dims));
+            Ok(())
+        };
+        let mut c = Collector::new("t", "f", None, 10, &mut recording);
+        let row = payload(&[1.0, 2.0]);
+        for _ in 0..200_000 {
+            c.array(&row).unwrap();
+        }
+        drop(c);
+        let expected: Vec<(usize, usize)> = [1, 1]
+            .into_iter()
+            .chain((1..18).map(|p| 1 << p))
+            .chain([65_536 * 3])
+            .map(|rows| (rows, 2))
+            .collect();
+        // the first row is asked twice: once for the reservation, once for the row
+        assert_eq!(asked, expected);
     }
 
     #[test]

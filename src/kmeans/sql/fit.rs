@@ -114,18 +114,12 @@ fn kmeans_fit(
     let sample = sample_size.map_or(DEFAULT_SEED_SAMPLE, |s| s as usize);
     let limit = memory_limit();
     let estimated = estimated_rows(relation);
+    // called at the first row (checked against the planner's estimate), at powers of two and every 65,536 rows
     let mut budget = |rows: usize, dims: usize| {
-        let check = rows == 1 || rows.is_power_of_two() || rows % 65_536 == 0;
-        if check {
-            let rows = if rows == 1 { estimated.max(1) } else { rows };
-            let needed = estimate_bytes(rows, dims, k, sample);
-            if needed > limit {
-                return Err(over_limit(
-                    &format!("kmeans_fit of {rows} × {dims} values (rows × dimensions) with k = {k}"),
-                    needed,
-                    limit,
-                ));
-            }
+        let rows = if rows == 1 { estimated.max(1) } else { rows };
+        let needed = estimate_bytes(rows, dims, k, sample);
+        if needed > limit {
+            return Err(over_limit(&format!("kmeans_fit of {rows} × {dims} values (rows × dimensions) with k = {k}"), needed, limit));
         }
         Ok(())
     };
