@@ -201,20 +201,16 @@ unsafe fn first_min(dist: *mut f32, blocks: usize, pad: __m256) -> (u32, f32) {
         let v = _mm_min_ss(v, _mm_shuffle_ps::<1>(v, v));
         let min = _mm_cvtss_f32(v);
         let wanted = _mm256_set1_ps(min);
-        if blocks <= 8 {
-            // one bit per centroid, then the lowest: no branch on where the minimum is
-            // (a data-dependent branch per block mispredicts about every other row)
+        // one bit per centroid, 8 blocks (64 centroids) at a time, then the lowest: no branch on
+        // where the minimum is (a data-dependent branch per block mispredicts about every other row)
+        for group in (0..blocks).step_by(8) {
             let mut mask = 0u64;
-            for b in 0..blocks {
+            for b in group..blocks.min(group + 8) {
                 let equal = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(_mm256_loadu_ps(dist.add(b * LANES)), wanted));
-                mask |= (equal as u64) << (b * LANES);
+                mask |= (equal as u64) << ((b - group) * LANES);
             }
-            return (if mask != 0 { mask.trailing_zeros() } else { 0 }, min);
-        }
-        for b in 0..blocks {
-            let mask = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(_mm256_loadu_ps(dist.add(b * LANES)), wanted));
             if mask != 0 {
-                return ((b * LANES) as u32 + mask.trailing_zeros(), min);
+                return ((group * LANES) as u32 + mask.trailing_zeros(), min);
             }
         }
         (0, min)
