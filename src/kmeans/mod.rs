@@ -1,6 +1,7 @@
 //! In-database k-means: the pgrx-free kernel (seeding, Lloyd iterations,
 //! quality metrics, the exact kmeans_step state). SQL bindings live in `sql/`.
 
+pub mod bounds; // Hamerly's bounds: the rows a Lloyd pass need not compute again
 pub mod fit; // a whole fit: checks, n_init runs of seeding + Lloyd, memory estimate
 pub mod kernel; // the matrix and the fused, threaded Lloyd pass
 pub mod simd; // the AVX2 + FMA register-tiled nearest-centroid search the pass uses

@@ -14,6 +14,8 @@
 //! pinned results), and cancels badly when the data sit far from the origin.
 
 #[cfg(target_arch = "x86_64")]
+use super::kernel::Near;
+#[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
 /// f32 lanes of one AVX register: centroids per block.
@@ -33,15 +35,15 @@ pub fn available() -> bool {
 
 /// For each row of `x` (rows of `d` features, `out.len()` of them): the nearest
 /// of the `k` centroids in `ct` (transposed: d × kp f32, kp = k rounded up to
-/// whole blocks, padding columns never chosen) and its squared distance.
-/// `scratch` is reused between calls.
+/// whole blocks, padding columns never chosen), its squared distance and the
+/// second smallest (see [`Near`]). `scratch` is reused between calls.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA ([`available`]); `x.len() >= out.len() * d`
 /// and `ct.len() >= d * kp`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn nearest_rows(x: &[f32], d: usize, ct: &[f32], k: usize, out: &mut [(u32, f32)], scratch: &mut Vec<f32>) {
+pub unsafe fn nearest_rows(x: &[f32], d: usize, ct: &[f32], k: usize, out: &mut [Near], scratch: &mut Vec<f32>) {
     let kp = k.div_ceil(LANES) * LANES;
     let blocks = kp / LANES;
     let n = out.len();
@@ -135,7 +137,7 @@ unsafe fn tiles_of_one<const B: usize>(rows: usize, x: *const f32, d: usize, ct:
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn first_min_of_8_rows(dist: *const f32, k: usize, out: &mut [(u32, f32)]) {
+unsafe fn first_min_of_8_rows(dist: *const f32, k: usize, out: &mut [Near]) {
     unsafe {
         let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(dist.add(i * LANES)));
         let t0 = _mm256_unpacklo_ps(r[0], r[1]);
@@ -166,29 +168,32 @@ unsafe fn first_min_of_8_rows(dist: *const f32, k: usize, out: &mut [(u32, f32)]
             _mm256_permute2f128_ps::<0x31>(s3, s7),
         ];
         let mut best = columns[0];
+        let mut second = _mm256_set1_ps(f32::INFINITY);
         let mut index = _mm256_setzero_si256();
         for (c, &column) in columns.iter().enumerate().take(k).skip(1) {
             let less = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(column, best));
+            second = _mm256_min_ps(second, _mm256_max_ps(column, best));
             best = _mm256_min_ps(column, best);
             index = _mm256_blendv_epi8(index, _mm256_set1_epi32(c as i32), less);
         }
-        let (mut indices, mut minima) = ([0u32; 8], [0f32; 8]);
+        let (mut indices, mut minima, mut seconds) = ([0u32; 8], [0f32; 8], [0f32; 8]);
         _mm256_storeu_si256(indices.as_mut_ptr().cast(), index);
         _mm256_storeu_ps(minima.as_mut_ptr(), best);
-        for (o, (&i, &m)) in out.iter_mut().zip(indices.iter().zip(&minima)) {
-            *o = (i, m);
+        _mm256_storeu_ps(seconds.as_mut_ptr(), second);
+        for (r, o) in out.iter_mut().enumerate() {
+            *o = Near { label: indices[r], dist: minima[r], second: seconds[r] };
         }
     }
 }
 
-/// The first index of the smallest of `blocks` × 8 distances, and that distance;
-/// `pad` (+∞ in the padding lanes of the last block) keeps padding out.
-/// Distances are never NaN (finite inputs; overflow gives +∞), so this equals
-/// the sequential scan with a strict `<`.
+/// The first index of the smallest of `blocks` × 8 distances, that distance and
+/// the smallest of the others; `pad` (+∞ in the padding lanes of the last
+/// block) keeps padding out. Distances are never NaN (finite inputs; overflow
+/// gives +∞), so this equals the sequential scan with a strict `<`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn first_min(dist: *mut f32, blocks: usize, pad: __m256) -> (u32, f32) {
+unsafe fn first_min(dist: *mut f32, blocks: usize, pad: __m256) -> Near {
     unsafe {
         let last = dist.add((blocks - 1) * LANES);
         _mm256_storeu_ps(last, _mm256_max_ps(_mm256_loadu_ps(last), pad));
@@ -196,23 +201,36 @@ unsafe fn first_min(dist: *mut f32, blocks: usize, pad: __m256) -> (u32, f32) {
         for b in 1..blocks {
             m = _mm256_min_ps(m, _mm256_loadu_ps(dist.add(b * LANES)));
         }
-        let v = _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
-        let v = _mm_min_ps(v, _mm_movehl_ps(v, v));
-        let v = _mm_min_ss(v, _mm_shuffle_ps::<1>(v, v));
-        let min = _mm_cvtss_f32(v);
+        let min = horizontal_min(m);
         let wanted = _mm256_set1_ps(min);
-        // one bit per centroid, 8 blocks (64 centroids) at a time, then the lowest: no branch on
-        // where the minimum is (a data-dependent branch per block mispredicts about every other row)
-        for group in (0..blocks).step_by(8) {
-            let mut mask = 0u64;
-            for b in group..blocks.min(group + 8) {
-                let equal = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(_mm256_loadu_ps(dist.add(b * LANES)), wanted));
-                mask |= (equal as u64) << ((b - group) * LANES);
-            }
-            if mask != 0 {
-                return ((group * LANES) as u32 + mask.trailing_zeros(), min);
-            }
+        let infinity = _mm256_set1_ps(f32::INFINITY);
+        // the others: every distance but those equal to the minimum (which, when
+        // there are several, is also the second smallest)
+        let mut others = infinity;
+        let (mut ties, mut label) = (0u32, u32::MAX);
+        for b in 0..blocks {
+            let v = _mm256_loadu_ps(dist.add(b * LANES));
+            let equal = _mm256_cmp_ps::<_CMP_EQ_OQ>(v, wanted);
+            others = _mm256_min_ps(others, _mm256_blendv_ps(v, infinity, equal));
+            // one bit per centroid, the lowest wins: no branch on where the minimum is
+            // (a data-dependent branch per block mispredicts about every other row)
+            let bits = _mm256_movemask_ps(equal) as u32;
+            ties += bits.count_ones();
+            let here = (b * LANES) as u32 + bits.trailing_zeros();
+            label = if bits != 0 { label.min(here) } else { label };
         }
-        (0, min)
+        let second = if ties > 1 { min } else { horizontal_min(others) };
+        Near { label: if label == u32::MAX { 0 } else { label }, dist: min, second }
     }
+}
+
+/// The smallest of 8 lanes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn horizontal_min(m: __m256) -> f32 {
+    let v = _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
+    let v = _mm_min_ps(v, _mm_movehl_ps(v, v));
+    let v = _mm_min_ss(v, _mm_shuffle_ps::<1>(v, v));
+    _mm_cvtss_f32(v)
 }

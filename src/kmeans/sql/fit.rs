@@ -182,10 +182,10 @@ fn kmeans_fit(
                 last_notice = Instant::now();
                 notice(
                     format!(
-                        "kmeans_fit \"{name}\": run {} iteration {}: inertia {:.6e}, {} rows moved",
+                        "kmeans_fit \"{name}\": run {} iteration {}: {}{} rows moved",
                         run + 1,
                         progress.iteration,
-                        progress.inertia,
+                        progress.inertia.map_or(String::new(), |inertia| format!("inertia {inertia:.6e}, ")),
                         progress.moved
                     ),
                     None,
