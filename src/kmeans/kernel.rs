@@ -451,13 +451,19 @@ fn squared_distance(x: &[f32], c: &[f32]) -> f32 {
     lanes.iter().sum()
 }
 
-/// Asks for `data` to be brought into L2 (a hint; nothing on other CPUs).
+/// Asks for the cache lines of `data` to be brought into L1 (a hint; nothing on
+/// other CPUs). Rows are not aligned to lines: a 64-byte row usually spans two.
 #[inline(always)]
 fn prefetch(data: &[f32]) {
     #[cfg(target_arch = "x86_64")]
-    for line in data.chunks(16) {
-        // SAFETY: a hint on an address inside the slice
-        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(line.as_ptr() as *const i8) };
+    if let Some(last) = data.last() {
+        let end = last as *const f32 as usize;
+        let mut line = data.as_ptr() as usize & !63;
+        while line <= end {
+            // SAFETY: a hint; the address is in a cache line that holds part of the slice
+            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line as *const i8) };
+            line += 64;
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = data;
@@ -671,7 +677,10 @@ pub fn lloyd(m: &Matrix, init: &[f64], opts: LloydOptions, between: &mut dyn FnM
             break;
         }
     }
-    let last = pass(m, &centroids, k, &mut labels, false, opts.threads, None);
+    // the bounds hold for the final centroids too: only the rows they cannot vouch for are measured
+    // (every row's f64 distance to its centroid is, for the inertia)
+    let row_bounds = opts.bounds.then(|| RowBounds { upper: &mut upper, lower: &mut lower, moves: moves.as_ref() });
+    let last = pass(m, &centroids, k, &mut labels, false, opts.threads, row_bounds);
     let sizes = last.counts.iter().map(|&c| c as u64).collect();
     Fitted { centroids, sizes, inertia: last.inertia, iterations, converged, reseeded }
 }
