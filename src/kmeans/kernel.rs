@@ -1,12 +1,18 @@
 //! The Lloyd loop: assignment and centroid update fused in one pass over a
 //! contiguous `f32` matrix, split across compute threads.
 //!
+//! Each cluster's `f64` sums are kept from pass to pass and changed only by the
+//! rows that change cluster, so after the first passes most rows are not read
+//! for them; with Hamerly's bounds (`super::bounds`) most are not read at all.
+//!
 //! Determinism: rows are cut into a number of chunks that depends only on the
-//! data shape (never on the thread count); each chunk sums into its own `f64`
-//! accumulators and chunks are merged in index order, so every thread count
-//! gives bit-identical centroids. Threads never call PostgreSQL: the caller's
-//! `between` callback runs on the calling thread between iterations (where the
-//! SQL layer checks for interrupts).
+//! data shape (never on the thread count); each chunk adds the rows that moved
+//! into its own `f64` accumulators, in row order, and chunks are merged in
+//! index order, so every thread count gives bit-identical centroids, with or
+//! without the bounds (which change which distances are computed, never a
+//! label). Threads never call PostgreSQL: the caller's `between` callback runs
+//! on the calling thread between iterations (where the SQL layer checks for
+//! interrupts).
 
 use super::bounds::{self, Margin, Moves};
 
@@ -803,6 +809,42 @@ mod tests {
         assert_eq!(f.sizes.iter().sum::<u64>(), 4);
         assert!(f.sizes.iter().all(|&s| s > 0));
         assert_eq!(f.inertia, 1.0);
+    }
+
+    #[test]
+    fn sums_kept_from_the_moves_equal_the_means_of_the_final_clusters() {
+        // blobs that several centroids share, so rows move for many passes, and a centroid that
+        // starts far away (its cluster is emptied and re-seeded)
+        let mut rng = crate::kmeans::rng::Rng::new(23);
+        let (n, d, k) = (20_000, 3, 7);
+        let mut m = Matrix::new(d);
+        for i in 0..n {
+            let row: Vec<f32> = (0..d).map(|j| ((i % 4) * 10 + j) as f32 + rng.next_f64() as f32 * 6.0).collect();
+            m.push(&row);
+        }
+        let mut init: Vec<f64> = (0..k).flat_map(|c| m.row(c * 101).iter().map(|&v| f64::from(v)).collect::<Vec<_>>()).collect();
+        init[(k - 1) * d..].fill(1e4);
+        let (mut moved, mut iterations) = (Vec::new(), 0);
+        let f = lloyd(&m, &init, LloydOptions { max_iter: 300, tol: 0.0, threads: 2, bounds: true }, &mut |p| {
+            moved.push(p.moved);
+            iterations += 1;
+        });
+        assert!(f.converged && f.reseeded >= 1 && iterations > 5, "{moved:?} reseeded {}", f.reseeded);
+        // converged: the final pass gives the labels the last centroids were computed from
+        let (labels, sizes, _) = assign_all(&m, &f.centroids, 1);
+        assert_eq!(sizes, f.sizes);
+        let mut sums = vec![0f64; k * d];
+        for (i, &c) in labels.iter().enumerate() {
+            for j in 0..d {
+                sums[c as usize * d + j] += f64::from(m.row(i)[j]);
+            }
+        }
+        for c in 0..k {
+            for j in 0..d {
+                let mean = sums[c * d + j] / sizes[c] as f64;
+                assert!((f.centroids[c * d + j] - mean).abs() <= 1e-12 * mean.abs().max(1.0), "cluster {c} column {j}: {} vs {mean}", f.centroids[c * d + j]);
+            }
+        }
     }
 
     #[test]
