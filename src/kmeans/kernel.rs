@@ -276,9 +276,11 @@ fn nearest_rows(x: &[f32], d: usize, ct: &[f32], k: usize, out: &mut [Near], scr
 
 /// One fused pass over rows `start..start+labels.len()`: each row goes to its
 /// nearest centroid (`ct` holds the centroids transposed, d × padded(k), as
-/// f32) and, when `update`, is added to that cluster's sums. Rows are taken
-/// SUB_ROWS at a time: nearest centroids first (with `bounds`, only of the
-/// rows the bounds cannot vouch for), then the bookkeeping in row order.
+/// f32); when `update`, a row that changes cluster is moved between the
+/// clusters' sums (a Lloyd pass), otherwise every row is counted and its f64
+/// distance summed (the final pass). Rows are taken SUB_ROWS at a time:
+/// nearest centroids first (with `bounds`, only of the rows the bounds cannot
+/// vouch for), then the bookkeeping in row order.
 fn chunk_pass(m: &Matrix, ct: &[f32], exact: &[f64], k: usize, start: usize, labels: &mut [u32], update: bool, bounds: Option<ChunkBounds>) -> Partial {
     #[cfg(target_arch = "x86_64")]
     {
