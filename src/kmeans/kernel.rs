@@ -281,21 +281,34 @@ fn nearest_rows(x: &[f32], d: usize, ct: &[f32], k: usize, out: &mut [Near], scr
 /// distance summed (the final pass). Rows are taken SUB_ROWS at a time:
 /// nearest centroids first (with `bounds`, only of the rows the bounds cannot
 /// vouch for), then the bookkeeping in row order.
-fn chunk_pass(m: &Matrix, ct: &[f32], exact: &[f64], k: usize, start: usize, labels: &mut [u32], update: bool, bounds: Option<ChunkBounds>) -> Partial {
+fn chunk_pass(pass: &PassInput, start: usize, labels: &mut [u32], bounds: Option<ChunkBounds>) -> Partial {
     #[cfg(target_arch = "x86_64")]
     {
         if super::simd::available() {
             // SAFETY: the CPU has the features the function is compiled for.
             return unsafe {
-                match m.dims {
-                    4 => chunk_pass_avx2::<4>(m, ct, exact, k, start, labels, update, bounds),
-                    8 => chunk_pass_avx2::<8>(m, ct, exact, k, start, labels, update, bounds),
-                    _ => chunk_pass_avx2::<0>(m, ct, exact, k, start, labels, update, bounds),
+                match pass.m.dims {
+                    4 => chunk_pass_avx2::<4>(pass, start, labels, bounds),
+                    8 => chunk_pass_avx2::<8>(pass, start, labels, bounds),
+                    _ => chunk_pass_avx2::<0>(pass, start, labels, bounds),
                 }
             };
         }
     }
-    chunk_pass_body::<0>(m, ct, exact, k, start, labels, update, bounds, false)
+    chunk_pass_body::<0>(pass, start, labels, bounds, false)
+}
+
+/// What every chunk of a pass reads.
+#[derive(Clone, Copy)]
+struct PassInput<'a> {
+    m: &'a Matrix,
+    /// the centroids transposed, d × padded(k), f32
+    ct: &'a [f32],
+    /// the centroids, k × d, f64 (the final pass's distances)
+    exact: &'a [f64],
+    k: usize,
+    /// a Lloyd pass (move rows between the clusters' sums), or the final pass
+    update: bool,
 }
 
 /// One chunk's share of the pass's bounds (see [`super::bounds`]).
@@ -313,33 +326,13 @@ struct ChunkBounds<'a> {
 /// the same additions in the same order, so the same bits).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn chunk_pass_avx2<const D: usize>(
-    m: &Matrix,
-    ct: &[f32],
-    exact: &[f64],
-    k: usize,
-    start: usize,
-    labels: &mut [u32],
-    update: bool,
-    bounds: Option<ChunkBounds>,
-) -> Partial {
-    chunk_pass_body::<D>(m, ct, exact, k, start, labels, update, bounds, true)
+unsafe fn chunk_pass_avx2<const D: usize>(pass: &PassInput, start: usize, labels: &mut [u32], bounds: Option<ChunkBounds>) -> Partial {
+    chunk_pass_body::<D>(pass, start, labels, bounds, true)
 }
 
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn chunk_pass_body<const D: usize>(
-    m: &Matrix,
-    ct: &[f32],
-    exact: &[f64],
-    k: usize,
-    start: usize,
-    labels: &mut [u32],
-    update: bool,
-    mut bounds: Option<ChunkBounds>,
-    simd: bool,
-) -> Partial {
+fn chunk_pass_body<const D: usize>(pass: &PassInput, start: usize, labels: &mut [u32], mut bounds: Option<ChunkBounds>, simd: bool) -> Partial {
+    let PassInput { m, ct, exact, k, update } = *pass;
     // D > 0: the dimensions known at compile time (d = 4 and 8, where setting
     // up a loop per row is a large share of the bookkeeping); 0: any
     let d = if D > 0 { D } else { m.dims };
@@ -512,6 +505,7 @@ fn pass(m: &Matrix, centroids: &[f64], k: usize, labels: &mut [u32], update: boo
     let d = m.dims;
     let ct = transpose(centroids, k, d);
     let centroids32: Vec<f32> = if bounds.is_some() { centroids.iter().map(|&c| c as f32).collect() } else { Vec::new() };
+    let input = PassInput { m, ct: &ct, exact: centroids, k, update };
     let chunks = chunk_count(m.rows, k, d);
     let chunk_len = m.rows.div_ceil(chunks).max(1);
     let mut chunk_bounds: Vec<Option<ChunkBounds>> = match bounds {
@@ -533,13 +527,13 @@ fn pass(m: &Matrix, centroids: &[f64], k: usize, labels: &mut [u32], update: boo
     let mut partials: Vec<(usize, Partial)> = Vec::with_capacity(work.len());
     if threads == 1 {
         for (start, l, b) in work.drain(..) {
-            partials.push((start, chunk_pass(m, &ct, centroids, k, start, l, update, b)));
+            partials.push((start, chunk_pass(&input, start, l, b)));
         }
     } else {
         // threads take the next chunk as they finish one (a thread slowed down by
         // other work on a shared machine does not hold the pass up); the merge
         // below is in chunk order whichever thread computed a chunk
-        let ct = &ct;
+        let input = &input;
         let queue: Vec<std::sync::Mutex<Option<(usize, &mut [u32], Option<ChunkBounds>)>>> =
             work.into_iter().map(|w| std::sync::Mutex::new(Some(w))).collect();
         let next = std::sync::atomic::AtomicUsize::new(0);
@@ -553,7 +547,7 @@ fn pass(m: &Matrix, centroids: &[f64], k: usize, labels: &mut [u32], update: boo
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some(slot) = queue.get(i) else { break };
                             let (start, l, b) = slot.lock().expect("each chunk is taken once").take().expect("each chunk is taken once");
-                            done.push((start, chunk_pass(m, ct, centroids, k, start, l, update, b)));
+                            done.push((start, chunk_pass(input, start, l, b)));
                         }
                         done
                     })
