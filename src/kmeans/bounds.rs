@@ -119,14 +119,14 @@ fn rows_to_compute_from(first: usize, labels: &[u32], upper: &mut [f32], lower: 
 unsafe fn rows_to_compute_avx2(labels: &[u32], upper: &mut [f32], lower: &mut [f32], moves: &Moves, margin: Margin, todo: &mut [usize]) -> usize {
     use std::arch::x86_64::*;
     let n = labels.len();
-    assert!(upper.len() >= n && lower.len() >= n && todo.len() >= n);
-    assert!(labels.iter().all(|&l| l == u32::MAX || (l as usize) < moves.by_centroid.len()));
+    assert!(upper.len() >= n && lower.len() >= n && todo.len() >= n && !moves.by_centroid.is_empty());
     let mut count = 0;
     let mut r = 0;
     // SAFETY: rows r..r + 8 < n are in every slice (asserted above); the gather reads
-    // by_centroid only at the labels of assigned rows, all < k (asserted above)
+    // by_centroid only at the labels of assigned rows, clamped to k − 1
     unsafe {
         let none = _mm256_set1_epi32(-1);
+        let last = _mm256_set1_epi32(moves.by_centroid.len() as i32 - 1);
         let farthest = _mm256_set1_epi32(moves.farthest as i32);
         let farthest_move = _mm256_set1_ps(moves.by_centroid[moves.farthest]);
         let second = _mm256_set1_ps(moves.second);
@@ -135,7 +135,8 @@ unsafe fn rows_to_compute_avx2(labels: &[u32], upper: &mut [f32], lower: &mut [f
         while r + 8 <= n {
             let label = _mm256_loadu_si256(labels.as_ptr().add(r).cast());
             let assigned = _mm256_castsi256_ps(_mm256_andnot_si256(_mm256_cmpeq_epi32(label, none), none));
-            let own = _mm256_mask_i32gather_ps::<4>(_mm256_setzero_ps(), moves.by_centroid.as_ptr(), label, assigned);
+            // (labels are < k by construction; the clamp keeps the gather in bounds regardless)
+            let own = _mm256_mask_i32gather_ps::<4>(_mm256_setzero_ps(), moves.by_centroid.as_ptr(), _mm256_min_epu32(label, last), assigned);
             let others = _mm256_blendv_ps(farthest_move, second, _mm256_castsi256_ps(_mm256_cmpeq_epi32(label, farthest)));
             let u = _mm256_mul_ps(_mm256_add_ps(_mm256_loadu_ps(upper.as_ptr().add(r)), own), up);
             let l = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(lower.as_ptr().add(r)), others), down);

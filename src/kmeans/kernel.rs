@@ -359,38 +359,9 @@ fn chunk_pass_body<const D: usize>(pass: &PassInput, start: usize, labels: &mut 
                 }
             }
             Some(b) => {
-                let upper = &mut b.upper[s * SUB_ROWS..s * SUB_ROWS + sub.len()];
-                let lower = &mut b.lower[s * SUB_ROWS..s * SUB_ROWS + sub.len()];
-                todo.resize(sub.len(), 0);
-                let mut count = match b.moves {
-                    Some(moves) => bounds::rows_to_compute(sub, upper, lower, moves, b.margin, &mut todo, simd),
-                    None => (0..sub.len()).map(|r| todo[r] = r).count(),
-                };
-                if b.moves.is_some() {
-                    // Hamerly's second test: the upper bound drifts up with every move of the row's
-                    // centroid, so before the k distances, the one to its own centroid (1/k of the work)
-                    let mut still = 0;
-                    // (the rows are read out of order: each is asked for a few rows ahead)
-                    for &r in &todo[..count.min(AHEAD)] {
-                        prefetch(&rows[r * d..(r + 1) * d]);
-                    }
-                    for i in 0..count {
-                        if i + AHEAD < count {
-                            let r = todo[i + AHEAD];
-                            prefetch(&rows[r * d..(r + 1) * d]);
-                        }
-                        let r = todo[i];
-                        let label = sub[r] as usize;
-                        let kept = label < k && {
-                            let own = squared_distance(&rows[r * d..(r + 1) * d], &b.centroids[label * d..(label + 1) * d]);
-                            bounds::tightened(&mut upper[r], lower[r], own, b.margin)
-                        };
-                        todo[still] = r;
-                        still += usize::from(!kept);
-                    }
-                    count = still;
-                }
-                todo.truncate(count);
+                let range = s * SUB_ROWS..s * SUB_ROWS + sub.len();
+                let (upper, lower) = (&mut b.upper[range.clone()], &mut b.lower[range]);
+                select_rows_to_compute(sub, rows, d, k, upper, lower, b.moves, b.margin, b.centroids, &mut todo, simd);
                 p.skipped += (sub.len() - todo.len()) as u64;
                 let near = &mut near[..todo.len()];
                 if todo.len() == sub.len() {
@@ -428,6 +399,54 @@ fn chunk_pass_body<const D: usize>(pass: &PassInput, start: usize, labels: &mut 
         }
     }
     p
+}
+
+/// The rows of a block (`sub` labels, `rows` features) whose distances must be
+/// computed, listed in `todo` in order: with `moves`, those that fail Hamerly's
+/// first test (bounds moved by the centroids' moves) and then his second (the
+/// upper bound tightened to the distance to the row's own centroid, 1/k of the
+/// work); without (bounds just set, or unknown), every row.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn select_rows_to_compute(
+    sub: &[u32],
+    rows: &[f32],
+    d: usize,
+    k: usize,
+    upper: &mut [f32],
+    lower: &mut [f32],
+    moves: Option<&Moves>,
+    margin: Margin,
+    centroids: &[f32],
+    todo: &mut Vec<usize>,
+    simd: bool,
+) {
+    todo.resize(sub.len(), 0);
+    let Some(moves) = moves else {
+        todo.iter_mut().enumerate().for_each(|(r, t)| *t = r);
+        return;
+    };
+    let count = bounds::rows_to_compute(sub, upper, lower, moves, margin, todo, simd);
+    // the rows are read out of order: each is asked for a few rows ahead
+    for &r in &todo[..count.min(AHEAD)] {
+        prefetch(&rows[r * d..(r + 1) * d]);
+    }
+    let mut still = 0;
+    for i in 0..count {
+        if i + AHEAD < count {
+            let r = todo[i + AHEAD];
+            prefetch(&rows[r * d..(r + 1) * d]);
+        }
+        let r = todo[i];
+        let label = sub[r] as usize;
+        let kept = label < k && {
+            let own = squared_distance(&rows[r * d..(r + 1) * d], &centroids[label * d..(label + 1) * d]);
+            bounds::tightened(&mut upper[r], lower[r], own, margin)
+        };
+        todo[still] = r;
+        still += usize::from(!kept);
+    }
+    todo.truncate(still);
 }
 
 /// How many rows ahead the rows that the bounds select are asked for.
