@@ -15,6 +15,7 @@
 //! interrupts).
 
 use super::bounds::{self, Margin, Moves};
+use super::huge_pages;
 
 /// Rows of `dims` features, row-major.
 #[derive(Debug, Clone, Default)]
@@ -652,11 +653,11 @@ pub fn lloyd(m: &Matrix, init: &[f64], opts: LloydOptions, between: &mut dyn FnM
     let d = m.dims;
     let k = init.len() / d.max(1);
     let mut centroids = init.to_vec();
-    let mut labels = vec![u32::MAX; m.rows];
+    let mut labels = huge_pages::filled(u32::MAX, m.rows);
     // each cluster's sums and size, kept up to date pass by pass with the rows that moved
     let mut clusters = Clusters { dims: d, sums: vec![0.0; k * d], counts: vec![0; k] };
     let rows_bounded = if opts.bounds { m.rows } else { 0 };
-    let (mut upper, mut lower) = (vec![bounds::UNKNOWN.0; rows_bounded], vec![bounds::UNKNOWN.1; rows_bounded]);
+    let (mut upper, mut lower) = (huge_pages::filled(bounds::UNKNOWN.0, rows_bounded), huge_pages::filled(bounds::UNKNOWN.1, rows_bounded));
     let mut moves: Option<Moves> = None;
     let mut converged = false;
     let mut iterations = 0;

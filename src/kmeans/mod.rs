@@ -3,6 +3,7 @@
 
 pub mod bounds; // Hamerly's bounds: the rows a Lloyd pass need not compute again
 pub mod fit; // a whole fit: checks, n_init runs of seeding + Lloyd, memory estimate
+pub mod huge_pages; // 2 MB pages for the large buffers: fewer page faults while filling them
 pub mod kernel; // the matrix and the fused, threaded Lloyd pass
 pub mod simd; // the AVX2 + FMA register-tiled nearest-centroid search the pass uses
 pub mod metrics; // silhouette / Calinski–Harabasz / Davies–Bouldin, the suggested k

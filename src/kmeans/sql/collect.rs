@@ -124,6 +124,7 @@ impl<'a> Collector<'a> {
             within_budget(self.budget, 1, matrix.dims)?;
             let rows = self.reservoir.as_ref().map_or(self.expected_rows, |r| r.capacity.min(self.expected_rows.max(1)));
             matrix.data.reserve(rows.saturating_mul(matrix.dims));
+            crate::kmeans::huge_pages::advise(&matrix.data);
         }
         match &mut self.reservoir {
             None => {
