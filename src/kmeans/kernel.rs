@@ -986,7 +986,12 @@ mod tests {
         for (d, k) in shapes {
             let mut rng = crate::kmeans::rng::Rng::new(3);
             let mut m = Matrix::new(d);
-            m.data = (0..n * d).map(|i| ((i / d) % 8 * 7 + i % d * 3) as f32 % 17.0 * 2.0 + rng.next_f64() as f32 * 3.0).collect();
+            // in memory advised as the load's (super::huge_pages); KMEANS_TIMING_HUGE=0: not
+            m.data = Vec::with_capacity(n * d);
+            if std::env::var("KMEANS_TIMING_HUGE").map_or(true, |v| v != "0") {
+                huge_pages::advise(&m.data);
+            }
+            m.data.extend((0..n * d).map(|i| ((i / d) % 8 * 7 + i % d * 3) as f32 % 17.0 * 2.0 + rng.next_f64() as f32 * 3.0));
             m.rows = n;
             // random rows, as the benchmark's init (blobs picked twice or missed, so the fit has work to do)
             let init: Vec<f64> =
