@@ -601,6 +601,13 @@ struct RowBounds<'a> {
     moves: Option<&'a Moves>,
 }
 
+impl<'a> RowBounds<'a> {
+    /// The bounds for a pass when `used` (the run's option), else none.
+    fn when(used: bool, upper: &'a mut [f32], lower: &'a mut [f32], moves: Option<&'a Moves>) -> Option<RowBounds<'a>> {
+        used.then_some(RowBounds { upper, lower, moves })
+    }
+}
+
 /// Options of one Lloyd run.
 #[derive(Debug, Clone, Copy)]
 pub struct LloydOptions {
@@ -664,8 +671,7 @@ pub fn lloyd(m: &Matrix, init: &[f64], opts: LloydOptions, between: &mut dyn FnM
     let mut reseeded = 0u64;
     for it in 0..opts.max_iter {
         let old = centroids.clone();
-        let row_bounds = opts.bounds.then(|| RowBounds { upper: &mut upper, lower: &mut lower, moves: moves.as_ref() });
-        let mut p = pass(m, &centroids, k, &mut labels, true, opts.threads, row_bounds);
+        let mut p = pass(m, &centroids, k, &mut labels, true, opts.threads, RowBounds::when(opts.bounds, &mut upper, &mut lower, moves.as_ref()));
         iterations = it + 1;
         clusters.add(&p);
         let empty: Vec<usize> = (0..k).filter(|&c| clusters.counts[c] == 0).collect();
@@ -701,8 +707,7 @@ pub fn lloyd(m: &Matrix, init: &[f64], opts: LloydOptions, between: &mut dyn FnM
     }
     // the bounds hold for the final centroids too: only the rows they cannot vouch for are measured
     // (every row's f64 distance to its centroid is, for the inertia)
-    let row_bounds = opts.bounds.then(|| RowBounds { upper: &mut upper, lower: &mut lower, moves: moves.as_ref() });
-    let last = pass(m, &centroids, k, &mut labels, false, opts.threads, row_bounds);
+    let last = pass(m, &centroids, k, &mut labels, false, opts.threads, RowBounds::when(opts.bounds, &mut upper, &mut lower, moves.as_ref()));
     let sizes = last.counts.iter().map(|&c| c as u64).collect();
     Fitted { centroids, sizes, inertia: last.inertia, iterations, converged, reseeded }
 }
