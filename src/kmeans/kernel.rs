@@ -441,7 +441,7 @@ fn select_rows_to_compute(
         let r = todo[i];
         let label = sub[r] as usize;
         let kept = label < k && {
-            let own = squared_distance(&rows[r * d..(r + 1) * d], &centroids[label * d..(label + 1) * d]);
+            let own = own_distance(&rows[r * d..(r + 1) * d], &centroids[label * d..(label + 1) * d], simd);
             bounds::tightened(&mut upper[r], lower[r], own, margin)
         };
         todo[still] = r;
@@ -453,7 +453,21 @@ fn select_rows_to_compute(
 /// How many rows ahead the rows that the bounds select are asked for.
 const AHEAD: usize = 8;
 
-/// Squared Euclidean distance in f32 (8 partial sums, so it vectorises).
+/// The squared distance of Hamerly's second test: AVX2 where the CPU has it.
+#[inline(always)]
+fn own_distance(x: &[f32], c: &[f32], simd: bool) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if simd {
+            // SAFETY: `simd` is only true when super::simd::available() said so
+            return unsafe { super::simd::squared_distance(x, c) };
+        }
+    }
+    let _ = simd;
+    squared_distance(x, c)
+}
+
+/// Squared Euclidean distance in f32 (8 partial sums; the portable second test).
 #[inline(always)]
 fn squared_distance(x: &[f32], c: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
@@ -976,6 +990,63 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_second_tests_distance_is_within_the_kernels_rounding() {
+        // the bounds assume any f32 distance is within dims + 2 units of roundoff of
+        // the exact one (bounds::Margin); the AVX2 one sums in another order, so check it
+        let mut rng = crate::kmeans::rng::Rng::new(17);
+        for d in [1, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 64, 70] {
+            for offset in [0.0, 1000.0, 3e6] {
+                let x: Vec<f32> = (0..d).map(|_| (offset + rng.next_f64() * 10.0) as f32).collect();
+                let c: Vec<f32> = (0..d).map(|_| (offset + rng.next_f64() * 10.0) as f32).collect();
+                let exact: f64 = x.iter().zip(&c).map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2)).sum();
+                let allowed = exact * (d as f64 + 2.0) * f64::from(f32::EPSILON) / 2.0;
+                let portable = f64::from(squared_distance(&x, &c));
+                assert!((portable - exact).abs() <= allowed, "portable d={d}: {portable} vs {exact}");
+                if crate::kmeans::simd::available() {
+                    let simd = f64::from(own_distance(&x, &c, true));
+                    assert!((simd - exact).abs() <= allowed, "AVX2 d={d} offset {offset}: {simd} vs {exact}");
+                }
+            }
+        }
+    }
+
+    /// Nanoseconds per row of the distance kernel alone, rows and centroids in
+    /// cache: `cargo test --release --lib kernel_timing -- --ignored --nocapture`
+    /// (KMEANS_TIMING_SHAPES=32x32 as for lloyd_timing).
+    #[test]
+    #[ignore]
+    fn kernel_timing() {
+        if !crate::kmeans::simd::available() {
+            return;
+        }
+        let mut rng = crate::kmeans::rng::Rng::new(5);
+        for (d, k) in timing_shapes(&[(4, 4), (16, 8), (32, 32), (16, 32), (32, 8)]) {
+            let n = SUB_ROWS;
+            let x: Vec<f32> = (0..n * d).map(|_| (rng.next_f64() * 10.0) as f32).collect();
+            let centroids: Vec<f64> = (0..k * d).map(|_| rng.next_f64() * 10.0).collect();
+            let ct = transpose(&centroids, k, d);
+            let (mut out, mut scratch) = (vec![Near::default(); n], Vec::new());
+            let mut best = f64::INFINITY;
+            for _ in 0..15 {
+                let started = std::time::Instant::now();
+                for _ in 0..400 {
+                    nearest_rows(std::hint::black_box(&x), d, &ct, k, &mut out, &mut scratch, true);
+                }
+                best = best.min(started.elapsed().as_secs_f64() * 1e9 / (400 * n) as f64);
+            }
+            println!("d={d} k={k}: {best:.2} ns per row (best of 15)");
+        }
+    }
+
+    /// The (d, k) shapes a timing test runs: KMEANS_TIMING_SHAPES=16x8,32x32, or `default`.
+    fn timing_shapes(default: &[(usize, usize)]) -> Vec<(usize, usize)> {
+        std::env::var("KMEANS_TIMING_SHAPES")
+            .ok()
+            .map(|v| v.split(',').filter_map(|s| s.split_once('x')).filter_map(|(d, k)| Some((d.parse().ok()?, k.parse().ok()?))).collect())
+            .unwrap_or_else(|| default.to_vec())
+    }
+
     /// Time per Lloyd iteration at the benchmark's shapes (N = 1M):
     /// `cargo test --release --lib lloyd_timing -- --ignored --nocapture`.
     #[test]
@@ -984,11 +1055,7 @@ mod tests {
         let n: usize = std::env::var("KMEANS_TIMING_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
         let threads: usize = std::env::var("KMEANS_TIMING_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
         // KMEANS_TIMING_SHAPES=16x8,32x32 (d x k) to time some only
-        let shapes: Vec<(usize, usize)> = std::env::var("KMEANS_TIMING_SHAPES")
-            .ok()
-            .map(|v| v.split(',').filter_map(|s| s.split_once('x')).filter_map(|(d, k)| Some((d.parse().ok()?, k.parse().ok()?))).collect())
-            .unwrap_or_else(|| vec![(4, 4), (16, 8), (32, 32)]);
-        for (d, k) in shapes {
+        for (d, k) in timing_shapes(&[(4, 4), (16, 8), (32, 32)]) {
             let mut rng = crate::kmeans::rng::Rng::new(3);
             let mut m = Matrix::new(d);
             // in memory advised as the load's (super::huge_pages); KMEANS_TIMING_HUGE=0: not
@@ -1001,7 +1068,7 @@ mod tests {
             // random rows, as the benchmark's init (blobs picked twice or missed, so the fit has work to do)
             let init: Vec<f64> =
                 (0..k).flat_map(|_| m.row((rng.next_f64() * n as f64) as usize).iter().map(|&v| f64::from(v)).collect::<Vec<_>>()).collect();
-            let iterations = 20;
+            let iterations: u32 = std::env::var("KMEANS_TIMING_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
             let cpu = || {
                 // process CPU time (user + system), less sensitive than wall time to a busy machine
                 std::fs::read_to_string("/proc/self/stat").ok().map_or(0.0, |s| {
