@@ -268,11 +268,39 @@ fn nearest_rows(x: &[f32], d: usize, ct: &[f32], k: usize, out: &mut [Near], scr
         if simd {
             // SAFETY: `simd` is only true when super::simd::available() said so;
             // the slices have the lengths the function asserts.
-            return unsafe { super::simd::nearest_rows(x, d, ct, k, out, scratch) };
+            return unsafe { super::simd::nearest_rows(x, None, d, ct, k, out, scratch) };
         }
     }
     let _ = (simd, scratch);
     nearest_portable::<false>(x, d, ct, k, out)
+}
+
+/// Nearest centroids of rows `picked` of `x`: the AVX2 tiles read them where
+/// they are; the portable loop reads them copied side by side into `gathered`.
+#[allow(clippy::too_many_arguments)]
+fn nearest_picked_rows(
+    x: &[f32],
+    picked: &[usize],
+    d: usize,
+    ct: &[f32],
+    k: usize,
+    out: &mut [Near],
+    scratch: &mut Vec<f32>,
+    gathered: &mut Vec<f32>,
+    simd: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if simd {
+            // SAFETY: as in nearest_rows; the picked rows are checked to lie within x
+            return unsafe { super::simd::nearest_rows(x, Some(picked), d, ct, k, out, scratch) };
+        }
+    }
+    gathered.resize(picked.len() * d, 0.0);
+    for (to, &r) in gathered.chunks_exact_mut(d).zip(picked) {
+        copy_row(to, &x[r * d..(r + 1) * d]);
+    }
+    nearest_rows(gathered, d, ct, k, out, scratch, simd)
 }
 
 /// One fused pass over rows `start..start+labels.len()`: each row goes to its
@@ -368,12 +396,7 @@ fn chunk_pass_body<const D: usize>(pass: &PassInput, start: usize, labels: &mut 
                 if todo.len() == sub.len() {
                     nearest_rows(rows, d, ct, k, near, &mut scratch, simd);
                 } else if !todo.is_empty() {
-                    // the rows to compute, side by side for the kernel
-                    gathered.resize(todo.len() * d, 0.0);
-                    for (to, &r) in gathered.chunks_exact_mut(d).zip(&todo) {
-                        copy_row(to, &rows[r * d..(r + 1) * d]);
-                    }
-                    nearest_rows(&gathered, d, ct, k, near, &mut scratch, simd);
+                    nearest_picked_rows(rows, &todo, d, ct, k, near, &mut scratch, &mut gathered, simd);
                 }
                 // the square roots first, in a loop of their own (it vectorises)
                 fresh.clear();
@@ -995,6 +1018,14 @@ mod tests {
             for (i, (a, b)) in portable.iter().zip(&tiled).enumerate() {
                 let bits = |n: &Near| (n.label, n.dist.to_bits(), n.second.to_bits());
                 assert_eq!(bits(a), bits(b), "d={d} k={k} offset {offset} row {i}");
+            }
+            // rows picked out of order and some twice (the bounds pick rows, read where they are)
+            let picked: Vec<usize> = (0..n).rev().step_by(3).chain([5, 5, 0, n - 1]).collect();
+            let mut picked_tiled = vec![Near::default(); picked.len()];
+            nearest_picked_rows(&x, &picked, d, &ct, k, &mut picked_tiled, &mut Vec::new(), &mut Vec::new(), true);
+            for (&r, b) in picked.iter().zip(&picked_tiled) {
+                let bits = |n: &Near| (n.label, n.dist.to_bits(), n.second.to_bits());
+                assert_eq!(bits(&portable[r]), bits(b), "d={d} k={k} offset {offset} picked row {r}");
             }
         }
     }

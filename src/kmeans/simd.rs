@@ -33,21 +33,28 @@ pub fn available() -> bool {
     }
 }
 
-/// For each row of `x` (rows of `d` features, `out.len()` of them): the nearest
-/// of the `k` centroids in `ct` (transposed: d × kp f32, kp = k rounded up to
-/// whole blocks, padding columns never chosen), its squared distance and the
-/// second smallest (see [`Near`]). `scratch` is reused between calls.
+/// For each row of `x` (rows of `d` features, `out.len()` of them; with
+/// `picked`, row `picked[i]` of `x` for `out[i]`): the nearest of the `k`
+/// centroids in `ct` (transposed: d × kp f32, kp = k rounded up to whole
+/// blocks, padding columns never chosen), its squared distance and the second
+/// smallest (see [`Near`]). `scratch` is reused between calls. The picked rows
+/// are read where they are (no copy side by side first): the tile reads each
+/// row through its own pointer either way.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA ([`available`]); `x.len() >= out.len() * d`
-/// and `ct.len() >= d * kp`.
+/// The CPU must support AVX2 and FMA ([`available`]); `ct.len() >= d * kp`;
+/// the rows read are within `x` (checked).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn nearest_rows(x: &[f32], d: usize, ct: &[f32], k: usize, out: &mut [Near], scratch: &mut Vec<f32>) {
+pub unsafe fn nearest_rows(x: &[f32], picked: Option<&[usize]>, d: usize, ct: &[f32], k: usize, out: &mut [Near], scratch: &mut Vec<f32>) {
     let kp = k.div_ceil(LANES) * LANES;
     let blocks = kp / LANES;
     let n = out.len();
-    assert!(x.len() >= n * d && ct.len() >= d * kp);
+    assert!(ct.len() >= d * kp);
+    match picked {
+        None => assert!(x.len() >= n * d),
+        Some(p) => assert!(p.len() == n && p.iter().all(|&r| (r + 1) * d <= x.len())),
+    }
     // R × kp distances of one row tile
     scratch.resize(ROWS_MAX * kp, 0.0);
     let dist = scratch.as_mut_ptr();
@@ -61,7 +68,13 @@ pub unsafe fn nearest_rows(x: &[f32], d: usize, ct: &[f32], k: usize, out: &mut 
     let mut r0 = 0;
     while r0 < n {
         let rows = rows_per_tile.min(n - r0);
-        let xr = unsafe { xp.add(r0 * d) };
+        // where each row of the tile starts
+        let mut xr = [xp; ROWS_MAX];
+        for (r, at) in xr.iter_mut().enumerate().take(rows) {
+            let row = picked.map_or(r0 + r, |p| p[r0 + r]);
+            *at = unsafe { xp.add(row * d) };
+        }
+        let xr = &xr;
         let mut b0 = 0;
         while b0 < blocks {
             let left = blocks - b0;
@@ -90,12 +103,13 @@ pub unsafe fn nearest_rows(x: &[f32], d: usize, ct: &[f32], k: usize, out: &mut 
 /// Most rows in one tile.
 const ROWS_MAX: usize = 8;
 
-/// Distances of R rows (from `x`) to blocks `b0..b0 + B` of the centroids,
-/// written to `dist` (row r at `r * kp`).
+/// Distances of R rows (row r starts at `x[r]`) to blocks `b0..b0 + B` of the
+/// centroids, written to `dist` (row r at `r * kp`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn tile<const R: usize, const B: usize>(x: *const f32, d: usize, ct: *const f32, kp: usize, b0: usize, dist: *mut f32) {
+unsafe fn tile<const R: usize, const B: usize>(x: &[*const f32], d: usize, ct: *const f32, kp: usize, b0: usize, dist: *mut f32) {
+    let x: &[*const f32; R] = x[..R].try_into().expect("R row pointers");
     unsafe {
         let mut acc = [[_mm256_setzero_ps(); B]; R];
         for j in 0..d {
@@ -104,7 +118,7 @@ unsafe fn tile<const R: usize, const B: usize>(x: *const f32, d: usize, ct: *con
                 *cb = _mm256_loadu_ps(ct.add(j * kp + (b0 + b) * LANES));
             }
             for (r, acc_r) in acc.iter_mut().enumerate() {
-                let xb = _mm256_set1_ps(*x.add(r * d + j));
+                let xb = _mm256_set1_ps(*x[r].add(j));
                 for (a, cb) in acc_r.iter_mut().zip(&c) {
                     let t = _mm256_sub_ps(xb, *cb);
                     *a = _mm256_fmadd_ps(t, t, *a);
@@ -123,9 +137,9 @@ unsafe fn tile<const R: usize, const B: usize>(x: *const f32, d: usize, ct: *con
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn tiles_of_one<const B: usize>(rows: usize, x: *const f32, d: usize, ct: *const f32, kp: usize, b0: usize, dist: *mut f32) {
+unsafe fn tiles_of_one<const B: usize>(rows: usize, x: &[*const f32], d: usize, ct: *const f32, kp: usize, b0: usize, dist: *mut f32) {
     for r in 0..rows {
-        unsafe { tile::<1, B>(x.add(r * d), d, ct, kp, b0, dist.add(r * kp)) };
+        unsafe { tile::<1, B>(&x[r..], d, ct, kp, b0, dist.add(r * kp)) };
     }
 }
 
