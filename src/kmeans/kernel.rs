@@ -430,9 +430,10 @@ fn chunk_pass_body<const D: usize>(pass: &PassInput, start: usize, labels: &mut 
 /// first test (bounds moved by the centroids' moves) and then his second (the
 /// upper bound tightened to the distance to the row's own centroid, 1/k of the
 /// work) — or every row when 7 in 8 fail the first (the first passes, where the
-/// second test and the gather cost more than they spare: a second pass at
-/// 10⁶ × 32, k = 32 sparing 3–12% of the rows took 40–64 ms on two threads,
-/// 35–39 ms measuring them all); without (bounds just set, or unknown), every row.
+/// second test and reading the rows out of order cost more than they spare: a
+/// second pass at 10⁶ × 32, k = 32 sparing 3–12% of the rows took 40–64 ms on
+/// two threads, 35–39 ms measuring them all); without (bounds just set, or
+/// unknown), every row.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn select_rows_to_compute(
@@ -455,8 +456,8 @@ fn select_rows_to_compute(
     };
     let count = bounds::rows_to_compute(sub, upper, lower, moves, margin, todo, simd);
     if count * 8 >= sub.len() * 7 {
-        // nearly every row failed the first test (the first passes): measuring them all
-        // in place costs less than the second test and a gather of nearly every row
+        // nearly every row failed the first test (the first passes): measuring them all,
+        // in order, costs less than the second test and picking nearly every row
         todo.iter_mut().enumerate().for_each(|(r, t)| *t = r);
         return;
     }
