@@ -65,38 +65,46 @@ pub unsafe fn nearest_rows(x: &[f32], picked: Option<&[usize]>, d: usize, ct: &[
     let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     let real = _mm256_cmpgt_epi32(_mm256_set1_epi32((k - (blocks - 1) * LANES) as i32), lane);
     let pad = _mm256_andnot_ps(_mm256_castsi256_ps(real), _mm256_set1_ps(f32::INFINITY));
-    let mut r0 = 0;
-    while r0 < n {
-        let rows = rows_per_tile.min(n - r0);
-        // where each row of the tile starts
-        let mut xr = [xp; ROWS_MAX];
-        for (r, at) in xr.iter_mut().enumerate().take(rows) {
-            let row = picked.map_or(r0 + r, |p| p[r0 + r]);
-            *at = unsafe { xp.add(row * d) };
-        }
-        let xr = &xr;
-        let mut b0 = 0;
-        while b0 < blocks {
-            let left = blocks - b0;
-            unsafe {
-                match (rows, left) {
-                    (8, _) => tile::<8, 1>(xr, d, cp, kp, b0, dist),
-                    (4, 1) => tile::<4, 1>(xr, d, cp, kp, b0, dist),
-                    (4, _) => tile::<4, 2>(xr, d, cp, kp, b0, dist),
-                    (_, 1) => tiles_of_one::<1>(rows, xr, d, cp, kp, b0, dist),
-                    (_, _) => tiles_of_one::<2>(rows, xr, d, cp, kp, b0, dist),
+    // groups of 8 rows: their distances in `dist` (row r at r × kp), then the 8
+    // minimum searches side by side; the last rows of a call one by one
+    let mut g0 = 0;
+    while g0 < n {
+        let group = ROWS_MAX.min(n - g0);
+        let mut r0 = g0;
+        while r0 < g0 + group {
+            let rows = rows_per_tile.min(g0 + group - r0);
+            // where each row of the tile starts
+            let mut xr = [xp; ROWS_MAX];
+            for (r, at) in xr.iter_mut().enumerate().take(rows) {
+                let row = picked.map_or(r0 + r, |p| p[r0 + r]);
+                *at = unsafe { xp.add(row * d) };
+            }
+            let xr = &xr;
+            let dist = unsafe { dist.add((r0 - g0) * kp) };
+            let mut b0 = 0;
+            while b0 < blocks {
+                let left = blocks - b0;
+                unsafe {
+                    match (rows, left) {
+                        (8, _) => tile::<8, 1>(xr, d, cp, kp, b0, dist),
+                        (4, 1) => tile::<4, 1>(xr, d, cp, kp, b0, dist),
+                        (4, _) => tile::<4, 2>(xr, d, cp, kp, b0, dist),
+                        (_, 1) => tiles_of_one::<1>(rows, xr, d, cp, kp, b0, dist),
+                        (_, _) => tiles_of_one::<2>(rows, xr, d, cp, kp, b0, dist),
+                    }
                 }
+                b0 += if rows == 8 || left == 1 { 1 } else { 2 };
             }
-            b0 += if rows == 8 || left == 1 { 1 } else { 2 };
+            r0 += rows;
         }
-        if rows == 8 && blocks == 1 {
-            unsafe { first_min_of_8_rows(dist, k, &mut out[r0..r0 + 8]) };
+        if group == ROWS_MAX {
+            unsafe { first_min_of_8_rows(dist, kp, k, &mut out[g0..g0 + ROWS_MAX]) };
         } else {
-            for r in 0..rows {
-                out[r0 + r] = unsafe { first_min(dist.add(r * kp), blocks, pad) };
+            for r in 0..group {
+                out[g0 + r] = unsafe { first_min(dist.add(r * kp), blocks, pad) };
             }
         }
-        r0 += rows;
+        g0 += group;
     }
 }
 
@@ -143,52 +151,57 @@ unsafe fn tiles_of_one<const B: usize>(rows: usize, x: &[*const f32], d: usize, 
     }
 }
 
-/// [`first_min`] of 8 rows at once when k ≤ 8 (`dist`: 8 rows × 8 lanes): the
-/// 8 × 8 block is transposed so that each vector holds one centroid's
-/// distances to the 8 rows, then the centroids are compared in order with a
-/// strict `<` (the first minimum wins, as in the sequential scan). No
-/// horizontal reduction per row, and padding lanes are never read.
+/// [`first_min`] of 8 rows at once (`dist`: 8 rows, row r at `r * kp`): each
+/// 8 × 8 block of distances is transposed so that each vector holds one
+/// centroid's distances to the 8 rows, then the centroids are compared in
+/// order with a strict `<` (the first minimum wins, as in the sequential
+/// scan), the second smallest kept alongside. No horizontal reduction per
+/// row, and padding lanes are never read. (One row at a time, the horizontal
+/// steps cost ≈ 25 ns a row at k = 32, a third of the distance search.)
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn first_min_of_8_rows(dist: *const f32, k: usize, out: &mut [Near]) {
+unsafe fn first_min_of_8_rows(dist: *const f32, kp: usize, k: usize, out: &mut [Near]) {
     unsafe {
-        let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(dist.add(i * LANES)));
-        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-        let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-        let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-        let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-        let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-        let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-        let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-        let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-        let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-        // centroid c's distances to rows 0..8
-        let columns = [
-            _mm256_permute2f128_ps::<0x20>(s0, s4),
-            _mm256_permute2f128_ps::<0x20>(s1, s5),
-            _mm256_permute2f128_ps::<0x20>(s2, s6),
-            _mm256_permute2f128_ps::<0x20>(s3, s7),
-            _mm256_permute2f128_ps::<0x31>(s0, s4),
-            _mm256_permute2f128_ps::<0x31>(s1, s5),
-            _mm256_permute2f128_ps::<0x31>(s2, s6),
-            _mm256_permute2f128_ps::<0x31>(s3, s7),
-        ];
-        let mut best = columns[0];
+        let mut best = _mm256_set1_ps(f32::INFINITY);
         let mut second = _mm256_set1_ps(f32::INFINITY);
         let mut index = _mm256_setzero_si256();
-        for (c, &column) in columns.iter().enumerate().take(k).skip(1) {
-            let less = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(column, best));
-            second = _mm256_min_ps(second, _mm256_max_ps(column, best));
-            best = _mm256_min_ps(column, best);
-            index = _mm256_blendv_epi8(index, _mm256_set1_epi32(c as i32), less);
+        for b in 0..kp / LANES {
+            let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(dist.add(i * kp + b * LANES)));
+            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            // centroid b × 8 + c's distances to rows 0..8
+            let columns = [
+                _mm256_permute2f128_ps::<0x20>(s0, s4),
+                _mm256_permute2f128_ps::<0x20>(s1, s5),
+                _mm256_permute2f128_ps::<0x20>(s2, s6),
+                _mm256_permute2f128_ps::<0x20>(s3, s7),
+                _mm256_permute2f128_ps::<0x31>(s0, s4),
+                _mm256_permute2f128_ps::<0x31>(s1, s5),
+                _mm256_permute2f128_ps::<0x31>(s2, s6),
+                _mm256_permute2f128_ps::<0x31>(s3, s7),
+            ];
+            // (from +∞: the first centroid becomes the best, as the scan starts)
+            for (c, &column) in columns.iter().enumerate().take(k - b * LANES) {
+                let less = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(column, best));
+                second = _mm256_min_ps(second, _mm256_max_ps(column, best));
+                best = _mm256_min_ps(column, best);
+                index = _mm256_blendv_epi8(index, _mm256_set1_epi32((b * LANES + c) as i32), less);
+            }
         }
         let (mut indices, mut minima, mut seconds) = ([0u32; 8], [0f32; 8], [0f32; 8]);
         _mm256_storeu_si256(indices.as_mut_ptr().cast(), index);
