@@ -61,12 +61,9 @@ pub unsafe fn nearest_rows(x: &[f32], picked: Option<&[usize]>, d: usize, ct: &[
     let (xp, cp) = (x.as_ptr(), ct.as_ptr());
     // rows per tile: more when the centroids fit in fewer registers
     let rows_per_tile = if blocks == 1 { 8 } else { 4 };
-    // +∞ in the last block's padding lanes (never chosen), 0 elsewhere: max(distance, pad)
-    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    let real = _mm256_cmpgt_epi32(_mm256_set1_epi32((k - (blocks - 1) * LANES) as i32), lane);
-    let pad = _mm256_andnot_ps(_mm256_castsi256_ps(real), _mm256_set1_ps(f32::INFINITY));
     // groups of 8 rows: their distances in `dist` (row r at r × kp), then the 8
-    // minimum searches side by side; the last rows of a call one by one
+    // minimum searches side by side, one row per lane (a last, shorter group
+    // also searches whatever the other rows of `dist` hold, and keeps only its own)
     let mut g0 = 0;
     while g0 < n {
         let group = ROWS_MAX.min(n - g0);
@@ -100,9 +97,9 @@ pub unsafe fn nearest_rows(x: &[f32], picked: Option<&[usize]>, d: usize, ct: &[
         if group == ROWS_MAX {
             unsafe { first_min_of_8_rows(dist, kp, k, &mut out[g0..g0 + ROWS_MAX]) };
         } else {
-            for r in 0..group {
-                out[g0 + r] = unsafe { first_min(dist.add(r * kp), blocks, pad) };
-            }
+            let mut found = [Near::default(); ROWS_MAX];
+            unsafe { first_min_of_8_rows(dist, kp, k, &mut found) };
+            out[g0..g0 + group].copy_from_slice(&found[..group]);
         }
         g0 += group;
     }
@@ -151,7 +148,9 @@ unsafe fn tiles_of_one<const B: usize>(rows: usize, x: &[*const f32], d: usize, 
     }
 }
 
-/// [`first_min`] of 8 rows at once (`dist`: 8 rows, row r at `r * kp`): each
+/// The nearest centroid of 8 rows at once (`dist`: 8 rows, row r at `r * kp`):
+/// the first index of the smallest distance, that distance and the smallest
+/// distance to any other centroid (equal to it on a tie). Each
 /// 8 × 8 block of distances is transposed so that each vector holds one
 /// centroid's distances to the 8 rows, then the centroids are compared in
 /// order with a strict `<` (the first minimum wins, as in the sequential
@@ -213,44 +212,6 @@ unsafe fn first_min_of_8_rows(dist: *const f32, kp: usize, k: usize, out: &mut [
     }
 }
 
-/// The first index of the smallest of `blocks` × 8 distances, that distance and
-/// the smallest of the others; `pad` (+∞ in the padding lanes of the last
-/// block) keeps padding out. Distances are never NaN (finite inputs; overflow
-/// gives +∞), so this equals the sequential scan with a strict `<`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn first_min(dist: *mut f32, blocks: usize, pad: __m256) -> Near {
-    unsafe {
-        let last = dist.add((blocks - 1) * LANES);
-        _mm256_storeu_ps(last, _mm256_max_ps(_mm256_loadu_ps(last), pad));
-        let mut m = _mm256_loadu_ps(dist);
-        for b in 1..blocks {
-            m = _mm256_min_ps(m, _mm256_loadu_ps(dist.add(b * LANES)));
-        }
-        let min = horizontal_min(m);
-        let wanted = _mm256_set1_ps(min);
-        let infinity = _mm256_set1_ps(f32::INFINITY);
-        // the others: every distance but those equal to the minimum (which, when
-        // there are several, is also the second smallest)
-        let mut others = infinity;
-        let (mut ties, mut label) = (0u32, u32::MAX);
-        for b in 0..blocks {
-            let v = _mm256_loadu_ps(dist.add(b * LANES));
-            let equal = _mm256_cmp_ps::<_CMP_EQ_OQ>(v, wanted);
-            others = _mm256_min_ps(others, _mm256_blendv_ps(v, infinity, equal));
-            // one bit per centroid, the lowest wins: no branch on where the minimum is
-            // (a data-dependent branch per block mispredicts about every other row)
-            let bits = _mm256_movemask_ps(equal) as u32;
-            ties += bits.count_ones();
-            let here = (b * LANES) as u32 + bits.trailing_zeros();
-            label = if bits != 0 { label.min(here) } else { label };
-        }
-        let second = if ties > 1 { min } else { horizontal_min(others) };
-        Near { label: if label == u32::MAX { 0 } else { label }, dist: min, second }
-    }
-}
-
 /// Squared Euclidean distance of `x` to `c` in f32, 16 features at a time in
 /// two FMA chains. For Hamerly's second test, where only its error bound
 /// matters (the distance kernel's or better), not its bits: the loop the
@@ -294,13 +255,3 @@ pub unsafe fn squared_distance(x: &[f32], c: &[f32]) -> f32 {
     }
 }
 
-/// The smallest of 8 lanes.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn horizontal_min(m: __m256) -> f32 {
-    let v = _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
-    let v = _mm_min_ps(v, _mm_movehl_ps(v, v));
-    let v = _mm_min_ss(v, _mm_shuffle_ps::<1>(v, v));
-    _mm_cvtss_f32(v)
-}
