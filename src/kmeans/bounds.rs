@@ -12,8 +12,6 @@
 //! kept only when its own centroid wins by more than that rounding (`Margin`),
 //! and every bound is rounded outwards each time it changes.
 
-use super::kernel::Near;
-
 /// f32 relative step used to round bounds outwards (> 2 × f32's unit roundoff).
 const OUTWARDS: f32 = 1.0 / (1 << 22) as f32;
 
@@ -163,11 +161,12 @@ pub fn tightened(upper: &mut f32, lower: f32, own_squared: f32, margin: Margin) 
     *upper * (1.0 + margin.0) < lower * (1.0 - margin.0)
 }
 
-/// Fresh bounds of a row from its computed distances: (upper, lower).
+/// Fresh bounds of a row from its computed squared distances to its nearest
+/// centroid and to the next one (a [`Near`](super::kernel::Near)'s `dist` and `second`): (upper, lower).
 #[inline(always)]
-pub fn from_distances(near: &Near, margin: Margin) -> (f32, f32) {
+pub fn from_distances(dist: f32, second: f32, margin: Margin) -> (f32, f32) {
     // the kernel's squared distances are within margin / 4 of the exact ones
-    (near.dist.sqrt() * (1.0 + margin.0), near.second.sqrt() * (1.0 - margin.0))
+    (dist.sqrt() * (1.0 + margin.0), second.sqrt() * (1.0 - margin.0))
 }
 
 /// Bounds that force a row's distances to be computed.
@@ -223,12 +222,12 @@ mod tests {
         let margin = Margin::for_dims(4);
         let still = Moves::between(&[0.0, 0.0], &[0.0, 0.0], 1);
         // own centroid at 1, the other at 2: kept
-        let (mut u, mut l) = from_distances(&Near { label: 0, dist: 1.0, second: 4.0 }, margin);
+        let (mut u, mut l) = from_distances(1.0, 4.0, margin);
         assert!(still_nearest(&mut u, &mut l, 0, &still, margin));
         // a tie, or nearly one: computed again
-        let (mut u, mut l) = from_distances(&Near { label: 0, dist: 1.0, second: 1.0 }, margin);
+        let (mut u, mut l) = from_distances(1.0, 1.0, margin);
         assert!(!still_nearest(&mut u, &mut l, 0, &still, margin));
-        let (mut u, mut l) = from_distances(&Near { label: 0, dist: 1.0, second: 1.000001 }, margin);
+        let (mut u, mut l) = from_distances(1.0, 1.000001, margin);
         assert!(!still_nearest(&mut u, &mut l, 0, &still, margin));
         // unknown bounds: always computed
         let (mut u, mut l) = UNKNOWN;
@@ -240,14 +239,14 @@ mod tests {
         let margin = Margin::for_dims(2);
         // distance 1 to its own centroid, 3 to the other; the other comes 0.9 closer: kept
         let moves = Moves::between(&[0.0, 0.0, 3.0, 0.0], &[0.0, 0.0, 2.1, 0.0], 2);
-        let (mut u, mut l) = from_distances(&Near { label: 0, dist: 1.0, second: 9.0 }, margin);
+        let (mut u, mut l) = from_distances(1.0, 9.0, margin);
         assert!(still_nearest(&mut u, &mut l, 0, &moves, margin));
         assert!(u >= 1.0 && l <= 2.1 && l > 2.09, "{u} {l}");
         // another 1.1 closer: the bounds meet (1 and 1), so the row is computed again
         let moves = Moves::between(&[0.0, 0.0, 2.1, 0.0], &[0.0, 0.0, 1.0, 0.0], 2);
         assert!(!still_nearest(&mut u, &mut l, 0, &moves, margin));
         // its own centroid moving away counts too
-        let (mut u, mut l) = from_distances(&Near { label: 1, dist: 1.0, second: 9.0 }, margin);
+        let (mut u, mut l) = from_distances(1.0, 9.0, margin);
         let moves = Moves::between(&[0.0, 0.0, 0.0, 0.0], &[0.0, 0.0, 0.0, 2.5], 2);
         assert!(!still_nearest(&mut u, &mut l, 1, &moves, margin), "{u} {l}");
     }
