@@ -16,6 +16,7 @@
 
 use super::bounds::{self, Margin, Moves};
 use super::huge_pages;
+use super::simd::Isa;
 
 /// Rows of `dims` features, row-major.
 #[derive(Debug, Clone, Default)]
@@ -261,22 +262,15 @@ fn nearest_portable<const FMA: bool>(x: &[f32], d: usize, ct: &[f32], k: usize, 
     }
 }
 
-/// Nearest centroids of the rows of `x`: the AVX2 tiles where the CPU has them.
-fn nearest_rows(x: &[f32], d: usize, ct: &[f32], k: usize, out: &mut [Near], scratch: &mut Vec<f32>, simd: bool) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if simd {
-            // SAFETY: `simd` is only true when super::simd::available() said so;
-            // the slices have the lengths the function asserts.
-            return unsafe { super::simd::nearest_rows(x, None, d, ct, k, out, scratch) };
-        }
+/// Nearest centroids of the rows of `x`: the vector search where the CPU has one.
+fn nearest_rows(x: &[f32], d: usize, ct: &[f32], k: usize, out: &mut [Near], scratch: &mut Vec<f32>, isa: Isa) {
+    if !vector_search(x, None, d, ct, k, out, scratch, isa) {
+        nearest_portable::<false>(x, d, ct, k, out)
     }
-    let _ = (simd, scratch);
-    nearest_portable::<false>(x, d, ct, k, out)
 }
 
-/// Nearest centroids of rows `picked` of `x`: the AVX2 tiles read them where
-/// they are; the portable loop reads them copied side by side into `gathered`.
+/// Nearest centroids of rows `picked` of `x`: the vector searches read them
+/// where they are; the portable loop reads them copied side by side into `gathered`.
 #[allow(clippy::too_many_arguments)]
 fn nearest_picked_rows(
     x: &[f32],
@@ -287,20 +281,40 @@ fn nearest_picked_rows(
     out: &mut [Near],
     scratch: &mut Vec<f32>,
     gathered: &mut Vec<f32>,
-    simd: bool,
+    isa: Isa,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if simd {
-            // SAFETY: as in nearest_rows; the picked rows are checked to lie within x
-            return unsafe { super::simd::nearest_rows(x, Some(picked), d, ct, k, out, scratch) };
-        }
+    if vector_search(x, Some(picked), d, ct, k, out, scratch, isa) {
+        return;
     }
     gathered.resize(picked.len() * d, 0.0);
     for (to, &r) in gathered.chunks_exact_mut(d).zip(picked) {
         copy_row(to, &x[r * d..(r + 1) * d]);
     }
-    nearest_rows(gathered, d, ct, k, out, scratch, simd)
+    nearest_portable::<false>(gathered, d, ct, k, out)
+}
+
+/// The vector search of `isa` for the rows of `x` (or rows `picked` of it):
+/// 16 rows at once with AVX-512 when k > 8 (below that its transposes cost
+/// more than they save), the AVX2 tiles otherwise. False: no vector search.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn vector_search(x: &[f32], picked: Option<&[usize]>, d: usize, ct: &[f32], k: usize, out: &mut [Near], scratch: &mut Vec<f32>, isa: Isa) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `isa` is at most Isa::detect(), which checked the CPU's features; the
+        // functions assert the slices' lengths and that picked rows lie within x
+        match isa {
+            Isa::Avx512 if k > LANES => unsafe { super::simd512::nearest_rows(x, picked, d, ct, k, out, scratch) },
+            Isa::Avx2 | Isa::Avx512 => unsafe { super::simd::nearest_rows(x, picked, d, ct, k, out, scratch) },
+            Isa::Portable => return false,
+        }
+        true
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (x, picked, d, ct, k, out, scratch, isa);
+        false
+    }
 }
 
 /// One fused pass over rows `start..start+labels.len()`: each row goes to its
@@ -313,8 +327,8 @@ fn nearest_picked_rows(
 fn chunk_pass(pass: &PassInput, start: usize, labels: &mut [u32], bounds: Option<ChunkBounds>) -> Partial {
     #[cfg(target_arch = "x86_64")]
     {
-        if super::simd::available() {
-            // SAFETY: the CPU has the features the function is compiled for.
+        if pass.isa.avx2() {
+            // SAFETY: the CPU has the features the function is compiled for (Isa::detect).
             return unsafe {
                 match pass.m.dims {
                     4 => chunk_pass_avx2::<4>(pass, start, labels, bounds),
@@ -324,7 +338,7 @@ fn chunk_pass(pass: &PassInput, start: usize, labels: &mut [u32], bounds: Option
             };
         }
     }
-    chunk_pass_body::<0>(pass, start, labels, bounds, false)
+    chunk_pass_body::<0>(pass, start, labels, bounds)
 }
 
 /// What every chunk of a pass reads.
@@ -338,6 +352,8 @@ struct PassInput<'a> {
     k: usize,
     /// a Lloyd pass (move rows between the clusters' sums), or the final pass
     update: bool,
+    /// the vector instructions to use
+    isa: Isa,
 }
 
 /// One chunk's share of the pass's bounds (see [`super::bounds`]).
@@ -356,12 +372,12 @@ struct ChunkBounds<'a> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn chunk_pass_avx2<const D: usize>(pass: &PassInput, start: usize, labels: &mut [u32], bounds: Option<ChunkBounds>) -> Partial {
-    chunk_pass_body::<D>(pass, start, labels, bounds, true)
+    chunk_pass_body::<D>(pass, start, labels, bounds)
 }
 
 #[inline(always)]
-fn chunk_pass_body<const D: usize>(pass: &PassInput, start: usize, labels: &mut [u32], mut bounds: Option<ChunkBounds>, simd: bool) -> Partial {
-    let PassInput { m, ct, exact, k, update } = *pass;
+fn chunk_pass_body<const D: usize>(pass: &PassInput, start: usize, labels: &mut [u32], mut bounds: Option<ChunkBounds>) -> Partial {
+    let PassInput { m, ct, exact, k, update, isa } = *pass;
     // D > 0: the dimensions known at compile time (d = 4 and 8, where setting
     // up a loop per row is a large share of the bookkeeping); 0: any
     let d = if D > 0 { D } else { m.dims };
@@ -376,7 +392,7 @@ fn chunk_pass_body<const D: usize>(pass: &PassInput, start: usize, labels: &mut 
         match bounds.as_mut() {
             None => {
                 let near = &mut near[..sub.len()];
-                nearest_rows(rows, d, ct, k, near, &mut scratch, simd);
+                nearest_rows(rows, d, ct, k, near, &mut scratch, isa);
                 for ((label, n), x) in sub.iter_mut().zip(near.iter()).zip(rows.chunks_exact(d)) {
                     if *label != n.label {
                         p.moved(*label, n.label, x, update);
@@ -390,13 +406,13 @@ fn chunk_pass_body<const D: usize>(pass: &PassInput, start: usize, labels: &mut 
             Some(b) => {
                 let range = s * SUB_ROWS..s * SUB_ROWS + sub.len();
                 let (upper, lower) = (&mut b.upper[range.clone()], &mut b.lower[range]);
-                select_rows_to_compute(sub, rows, d, k, upper, lower, b.moves, b.margin, b.centroids, &mut todo, simd);
+                select_rows_to_compute(sub, rows, d, k, upper, lower, b.moves, b.margin, b.centroids, &mut todo, isa);
                 p.skipped += (sub.len() - todo.len()) as u64;
                 let near = &mut near[..todo.len()];
                 if todo.len() == sub.len() {
-                    nearest_rows(rows, d, ct, k, near, &mut scratch, simd);
+                    nearest_rows(rows, d, ct, k, near, &mut scratch, isa);
                 } else if !todo.is_empty() {
-                    nearest_picked_rows(rows, &todo, d, ct, k, near, &mut scratch, &mut gathered, simd);
+                    nearest_picked_rows(rows, &todo, d, ct, k, near, &mut scratch, &mut gathered, isa);
                 }
                 // the square roots first, in a loop of their own (it vectorises) over the
                 // distances alone: vectorised over whole `Near`s it also took the square roots
@@ -451,14 +467,14 @@ fn select_rows_to_compute(
     margin: Margin,
     centroids: &[f32],
     todo: &mut Vec<usize>,
-    simd: bool,
+    isa: Isa,
 ) {
     todo.resize(sub.len(), 0);
     let Some(moves) = moves else {
         todo.iter_mut().enumerate().for_each(|(r, t)| *t = r);
         return;
     };
-    let count = bounds::rows_to_compute(sub, upper, lower, moves, margin, todo, simd);
+    let count = bounds::rows_to_compute(sub, upper, lower, moves, margin, todo, isa.avx2());
     if count * 8 >= sub.len() * 7 {
         // nearly every row failed the first test (the first passes): measuring them all,
         // in order, costs less than the second test and picking nearly every row
@@ -478,7 +494,7 @@ fn select_rows_to_compute(
         let r = todo[i];
         let label = sub[r] as usize;
         let kept = label < k && {
-            let own = own_distance(&rows[r * d..(r + 1) * d], &centroids[label * d..(label + 1) * d], simd);
+            let own = own_distance(&rows[r * d..(r + 1) * d], &centroids[label * d..(label + 1) * d], isa);
             bounds::tightened(&mut upper[r], lower[r], own, margin)
         };
         todo[still] = r;
@@ -492,15 +508,15 @@ const AHEAD: usize = 8;
 
 /// The squared distance of Hamerly's second test: AVX2 where the CPU has it.
 #[inline(always)]
-fn own_distance(x: &[f32], c: &[f32], simd: bool) -> f32 {
+fn own_distance(x: &[f32], c: &[f32], isa: Isa) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
-        if simd {
-            // SAFETY: `simd` is only true when super::simd::available() said so
+        if isa.avx2() {
+            // SAFETY: `isa` is at most Isa::detect()
             return unsafe { super::simd::squared_distance(x, c) };
         }
     }
-    let _ = simd;
+    let _ = isa;
     squared_distance(x, c)
 }
 
@@ -572,11 +588,24 @@ fn transpose(centroids: &[f64], k: usize, d: usize) -> Vec<f32> {
 /// A full pass: per-chunk partials computed on `threads` threads, merged in chunk order.
 /// With `bounds`, rows they vouch for keep their labels without a distance
 /// computed (the same labels; see [`super::bounds`]).
+/// The vector instructions of the Lloyd passes: Isa::detect(), or in tests what
+/// `tests::FORCE_ISA` says (the timing tests compare them in one process).
+fn pass_isa() -> Isa {
+    #[cfg(test)]
+    {
+        let forced = tests::FORCE_ISA.load(std::sync::atomic::Ordering::Relaxed);
+        if let Some(&isa) = Isa::all_available().iter().find(|&&i| i as u8 + 1 == forced) {
+            return isa;
+        }
+    }
+    Isa::detect()
+}
+
 fn pass(m: &Matrix, centroids: &[f64], k: usize, labels: &mut [u32], update: bool, threads: usize, bounds: Option<RowBounds>) -> Partial {
     let d = m.dims;
     let ct = transpose(centroids, k, d);
     let centroids32: Vec<f32> = if bounds.is_some() { centroids.iter().map(|&c| c as f32).collect() } else { Vec::new() };
-    let input = PassInput { m, ct: &ct, exact: centroids, k, update };
+    let input = PassInput { m, ct: &ct, exact: centroids, k, update, isa: pass_isa() };
     let chunks = chunk_count(m.rows, k, d);
     let chunk_len = m.rows.div_ceil(chunks).max(1);
     let mut chunk_bounds: Vec<Option<ChunkBounds>> = match bounds {
@@ -991,9 +1020,12 @@ mod tests {
 
     #[test]
     fn simd_tiles_match_the_portable_loop_bit_for_bit() {
-        if !crate::kmeans::simd::available() {
-            return;
+        for isa in Isa::all_available().into_iter().filter(|i| i.avx2()) {
+            vector_search_matches_the_portable_loop_bit_for_bit(isa);
         }
+    }
+
+    fn vector_search_matches_the_portable_loop_bit_for_bit(isa: Isa) {
         let mut rng = crate::kmeans::rng::Rng::new(11);
         // every tile shape and tail: k from 1 to 70 (1..9 blocks), rows not a multiple of 8
         // (and data far from the origin, where the screen of k > 8 keeps more candidates)
@@ -1019,18 +1051,18 @@ mod tests {
             let mut portable = vec![Near::default(); n];
             let mut tiled = vec![Near::default(); n];
             nearest_portable::<true>(&x, d, &ct, k, &mut portable);
-            nearest_rows(&x, d, &ct, k, &mut tiled, &mut Vec::new(), true);
+            nearest_rows(&x, d, &ct, k, &mut tiled, &mut Vec::new(), isa);
             for (i, (a, b)) in portable.iter().zip(&tiled).enumerate() {
                 let bits = |n: &Near| (n.label, n.dist.to_bits(), n.second.to_bits());
-                assert_eq!(bits(a), bits(b), "d={d} k={k} offset {offset} row {i}");
+                assert_eq!(bits(a), bits(b), "{isa:?} d={d} k={k} offset {offset} row {i}");
             }
             // rows picked out of order and some twice (the bounds pick rows, read where they are)
             let picked: Vec<usize> = (0..n).rev().step_by(3).chain([5, 5, 0, n - 1]).collect();
             let mut picked_tiled = vec![Near::default(); picked.len()];
-            nearest_picked_rows(&x, &picked, d, &ct, k, &mut picked_tiled, &mut Vec::new(), &mut Vec::new(), true);
+            nearest_picked_rows(&x, &picked, d, &ct, k, &mut picked_tiled, &mut Vec::new(), &mut Vec::new(), isa);
             for (&r, b) in picked.iter().zip(&picked_tiled) {
                 let bits = |n: &Near| (n.label, n.dist.to_bits(), n.second.to_bits());
-                assert_eq!(bits(&portable[r]), bits(b), "d={d} k={k} offset {offset} picked row {r}");
+                assert_eq!(bits(&portable[r]), bits(b), "{isa:?} d={d} k={k} offset {offset} picked row {r}");
             }
         }
     }
@@ -1048,8 +1080,8 @@ mod tests {
                 let allowed = exact * (d as f64 + 2.0) * f64::from(f32::EPSILON) / 2.0;
                 let portable = f64::from(squared_distance(&x, &c));
                 assert!((portable - exact).abs() <= allowed, "portable d={d}: {portable} vs {exact}");
-                if crate::kmeans::simd::available() {
-                    let simd = f64::from(own_distance(&x, &c, true));
+                if Isa::detect().avx2() {
+                    let simd = f64::from(own_distance(&x, &c, Isa::Avx2));
                     assert!((simd - exact).abs() <= allowed, "AVX2 d={d} offset {offset}: {simd} vs {exact}");
                 }
             }
@@ -1062,9 +1094,7 @@ mod tests {
     #[test]
     #[ignore]
     fn kernel_timing() {
-        if !crate::kmeans::simd::available() {
-            return;
-        }
+        let isas: Vec<Isa> = Isa::all_available().into_iter().filter(|i| i.avx2()).collect();
         let mut rng = crate::kmeans::rng::Rng::new(5);
         for (d, k) in timing_shapes(&[(4, 4), (16, 8), (32, 32), (16, 32), (32, 8)]) {
             let n = SUB_ROWS;
@@ -1072,17 +1102,25 @@ mod tests {
             let centroids: Vec<f64> = (0..k * d).map(|_| rng.next_f64() * 10.0).collect();
             let ct = transpose(&centroids, k, d);
             let (mut out, mut scratch) = (vec![Near::default(); n], Vec::new());
-            let mut best = f64::INFINITY;
+            // each instruction set in turn, so a change of the machine's speed hits them alike
+            let mut best = vec![f64::INFINITY; isas.len()];
             for _ in 0..15 {
-                let started = std::time::Instant::now();
-                for _ in 0..400 {
-                    nearest_rows(std::hint::black_box(&x), d, &ct, k, &mut out, &mut scratch, true);
+                for (&isa, best) in isas.iter().zip(best.iter_mut()) {
+                    let started = std::time::Instant::now();
+                    for _ in 0..400 {
+                        nearest_rows(std::hint::black_box(&x), d, &ct, k, &mut out, &mut scratch, isa);
+                    }
+                    *best = best.min(started.elapsed().as_secs_f64() * 1e9 / (400 * n) as f64);
                 }
-                best = best.min(started.elapsed().as_secs_f64() * 1e9 / (400 * n) as f64);
             }
-            println!("d={d} k={k}: {best:.2} ns per row (best of 15)");
+            for (isa, best) in isas.iter().zip(&best) {
+                println!("d={d} k={k} {isa:?}: {best:.2} ns per row (best of 15)");
+            }
         }
     }
+
+    /// Set by `lloyd_timing` from KMEANS_TIMING_ISA (1 + the `Isa` value; 0: detect).
+    pub(super) static FORCE_ISA: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
     /// The (d, k) shapes a timing test runs: KMEANS_TIMING_SHAPES=16x8,32x32, or `default`.
     fn timing_shapes(default: &[(usize, usize)]) -> Vec<(usize, usize)> {
@@ -1099,6 +1137,11 @@ mod tests {
     fn lloyd_timing() {
         let n: usize = std::env::var("KMEANS_TIMING_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
         let threads: usize = std::env::var("KMEANS_TIMING_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+        // KMEANS_TIMING_ISA=Avx2 (or Portable, Avx512): passes with these instructions only
+        if let Ok(name) = std::env::var("KMEANS_TIMING_ISA") {
+            let isa = Isa::all_available().into_iter().find(|i| format!("{i:?}") == name).expect("KMEANS_TIMING_ISA: an available Isa");
+            FORCE_ISA.store(isa as u8 + 1, std::sync::atomic::Ordering::Relaxed);
+        }
         // KMEANS_TIMING_SHAPES=16x8,32x32 (d x k) to time some only
         for (d, k) in timing_shapes(&[(4, 4), (16, 8), (32, 32)]) {
             let mut rng = crate::kmeans::rng::Rng::new(3);

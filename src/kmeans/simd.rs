@@ -21,6 +21,48 @@ use std::arch::x86_64::*;
 /// f32 lanes of one AVX register: centroids per block.
 pub const LANES: usize = 8;
 
+/// The vector instructions the Lloyd pass uses on this CPU (one value passed
+/// down the pass, so each function that has a vector version asks one place).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Isa {
+    /// No AVX2 + FMA: the portable loops.
+    Portable,
+    /// AVX2 + FMA: this file's tiles.
+    Avx2,
+    /// AVX2 + FMA and AVX-512F: also the 16-rows-at-once search of
+    /// `simd512.rs` (for k > 8; the AVX2 tiles below that).
+    Avx512,
+}
+
+impl Isa {
+    /// The best this CPU runs.
+    pub fn detect() -> Isa {
+        if super::simd512::available() {
+            Isa::Avx512
+        } else if available() {
+            Isa::Avx2
+        } else {
+            Isa::Portable
+        }
+    }
+
+    /// Whether the AVX2 + FMA code may run.
+    pub fn avx2(self) -> bool {
+        self != Isa::Portable
+    }
+
+    /// This CPU's instruction sets, the best first (tests compare them all).
+    pub fn all_available() -> Vec<Isa> {
+        [Isa::Avx512, Isa::Avx2, Isa::Portable].into_iter().filter(|&i| i <= Isa::detect()).collect()
+    }
+}
+
+impl PartialOrd for Isa {
+    fn partial_cmp(&self, other: &Isa) -> Option<std::cmp::Ordering> {
+        Some((*self as u8).cmp(&(*other as u8)))
+    }
+}
+
 /// Whether this CPU runs [`nearest_rows`].
 pub fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
