@@ -544,15 +544,7 @@ fn squared_distance(x: &[f32], c: &[f32]) -> f32 {
 #[inline(always)]
 fn prefetch(data: &[f32]) {
     #[cfg(target_arch = "x86_64")]
-    if let Some(last) = data.last() {
-        let end = last as *const f32 as usize;
-        let mut line = data.as_ptr() as usize & !63;
-        while line <= end {
-            // SAFETY: a hint; the address is in a cache line that holds part of the slice
-            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line as *const i8) };
-            line += 64;
-        }
-    }
+    super::simd::prefetch_row(data.as_ptr(), data.len());
     #[cfg(not(target_arch = "x86_64"))]
     let _ = data;
 }

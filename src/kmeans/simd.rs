@@ -150,6 +150,20 @@ pub unsafe fn nearest_rows(x: &[f32], picked: Option<&[usize]>, d: usize, ct: &[
 /// Most rows in one tile.
 const ROWS_MAX: usize = 8;
 
+/// Asks for the cache lines of the `d` features at `row` to be brought into
+/// L1 (a hint: no fault, whatever the address).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(super) fn prefetch_row(row: *const f32, d: usize) {
+    let (first, end) = (row as usize & !63, row as usize + d * 4);
+    let mut line = first;
+    while line < end {
+        // SAFETY: prefetching is a hint; it reads nothing the program sees
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line as *const i8) };
+        line += 64;
+    }
+}
+
 /// Distances of R rows (row r starts at `x[r]`) to blocks `b0..b0 + B` of the
 /// centroids, written to `dist` (row r at `r * kp`).
 #[cfg(target_arch = "x86_64")]
