@@ -438,7 +438,7 @@ fn chunk_pass_body<const D: usize>(pass: &PassInput, start: usize, labels: &mut 
             for (&label, x) in sub.iter().zip(rows.chunks_exact(d)) {
                 let best = label as usize;
                 p.counts[best] += 1;
-                p.inertia += distance2(x, &exact[best * d..(best + 1) * d]);
+                p.inertia += final_distance(x, &exact[best * d..(best + 1) * d], isa);
             }
         }
     }
@@ -518,6 +518,21 @@ fn own_distance(x: &[f32], c: &[f32], isa: Isa) -> f32 {
     }
     let _ = isa;
     squared_distance(x, c)
+}
+
+/// [`distance2`] of a row to its centroid in the final pass: AVX2 where the CPU
+/// has it (the same bits).
+#[inline(always)]
+fn final_distance(x: &[f32], c: &[f64], isa: Isa) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if isa.avx2() {
+            // SAFETY: `isa` is at most Isa::detect()
+            return unsafe { super::simd::distance2(x, c) };
+        }
+    }
+    let _ = isa;
+    distance2(x, c)
 }
 
 /// Squared Euclidean distance in f32 (8 partial sums; the portable second test).
@@ -870,6 +885,20 @@ mod tests {
             assert_eq!(distance2(&a, &b), plain, "d={d}");
             let a64: Vec<f64> = a.iter().map(|&x| f64::from(x)).collect();
             assert_eq!(distance2(&a64, &b), plain, "d={d}");
+        }
+    }
+
+    #[test]
+    fn the_final_pass_distance_is_distance2_bit_for_bit() {
+        let mut rng = crate::kmeans::rng::Rng::new(23);
+        for d in [1, 3, 4, 5, 8, 15, 16, 17, 32, 33, 70] {
+            for offset in [0.0, 1000.0, 3e6] {
+                let a: Vec<f32> = (0..d).map(|_| (offset + rng.next_f64() * 10.0) as f32).collect();
+                let b: Vec<f64> = (0..d).map(|_| offset + rng.next_f64() * 10.0).collect();
+                for isa in Isa::all_available() {
+                    assert_eq!(final_distance(&a, &b, isa).to_bits(), distance2(&a, &b).to_bits(), "{isa:?} d={d} offset {offset}");
+                }
+            }
         }
     }
 
