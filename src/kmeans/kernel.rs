@@ -74,7 +74,7 @@ impl Matrix {
         let mut sum2 = vec![0f64; d];
         #[cfg(target_arch = "x86_64")]
         {
-            if super::simd::available() {
+            if Isa::detect().avx2() {
                 // SAFETY: the CPU has the features the function is compiled for
                 unsafe { column_sums_avx2(&self.data[..self.rows * d], &origin, &mut sum, &mut sum2) };
             } else {
@@ -592,9 +592,6 @@ fn transpose(centroids: &[f64], k: usize, d: usize) -> Vec<f32> {
     ct
 }
 
-/// A full pass: per-chunk partials computed on `threads` threads, merged in chunk order.
-/// With `bounds`, rows they vouch for keep their labels without a distance
-/// computed (the same labels; see [`super::bounds`]).
 /// The vector instructions of the Lloyd passes: Isa::detect(), or in tests what
 /// `tests::FORCE_ISA` says (the timing tests compare them in one process).
 fn pass_isa() -> Isa {
@@ -608,6 +605,9 @@ fn pass_isa() -> Isa {
     Isa::detect()
 }
 
+/// A full pass: per-chunk partials computed on `threads` threads, merged in chunk order.
+/// With `bounds`, rows they vouch for keep their labels without a distance
+/// computed (the same labels; see [`super::bounds`]).
 fn pass(m: &Matrix, centroids: &[f64], k: usize, labels: &mut [u32], update: bool, threads: usize, bounds: Option<RowBounds>) -> Partial {
     let d = m.dims;
     let ct = transpose(centroids, k, d);
