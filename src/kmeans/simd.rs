@@ -92,11 +92,7 @@ pub unsafe fn nearest_rows(x: &[f32], picked: Option<&[usize]>, d: usize, ct: &[
     let kp = k.div_ceil(LANES) * LANES;
     let blocks = kp / LANES;
     let n = out.len();
-    assert!(ct.len() >= d * kp);
-    match picked {
-        None => assert!(x.len() >= n * d),
-        Some(p) => assert!(p.len() == n && p.iter().all(|&r| (r + 1) * d <= x.len())),
-    }
+    assert_search_input(x, picked, n, d, ct, kp);
     // R × kp distances of one row tile
     scratch.resize(ROWS_MAX * kp, 0.0);
     let dist = scratch.as_mut_ptr();
@@ -144,6 +140,18 @@ pub unsafe fn nearest_rows(x: &[f32], picked: Option<&[usize]>, d: usize, ct: &[
             out[g0..g0 + group].copy_from_slice(&found[..group]);
         }
         g0 += group;
+    }
+}
+
+/// The checks both vector searches make before reading through raw pointers:
+/// `n` rows of `x` (or rows `picked` of it, `n` of them) lie within `x`, and
+/// `ct` holds d × kp centroid values.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn assert_search_input(x: &[f32], picked: Option<&[usize]>, n: usize, d: usize, ct: &[f32], kp: usize) {
+    assert!(ct.len() >= d * kp);
+    match picked {
+        None => assert!(x.len() >= n * d),
+        Some(p) => assert!(p.len() == n && p.iter().all(|&r| (r + 1) * d <= x.len())),
     }
 }
 

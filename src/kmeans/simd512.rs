@@ -19,7 +19,7 @@
 #[cfg(target_arch = "x86_64")]
 use super::kernel::Near;
 #[cfg(target_arch = "x86_64")]
-use super::simd::prefetch_row;
+use super::simd::{assert_search_input, prefetch_row};
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
@@ -52,11 +52,8 @@ pub fn available() -> bool {
 pub unsafe fn nearest_rows(x: &[f32], picked: Option<&[usize]>, d: usize, ct: &[f32], k: usize, out: &mut [Near], scratch: &mut Vec<f32>) {
     let kp = k.div_ceil(8) * 8;
     let n = out.len();
-    assert!(ct.len() >= d * kp && k > 0);
-    match picked {
-        None => assert!(x.len() >= n * d),
-        Some(p) => assert!(p.len() == n && p.iter().all(|&r| (r + 1) * d <= x.len())),
-    }
+    assert!(k > 0);
+    assert_search_input(x, picked, n, d, ct, kp);
     // the group's rows transposed: feature j of row r at j × 16 + r
     scratch.resize(d * ROWS, 0.0);
     let xt = scratch.as_mut_ptr();
