@@ -12,6 +12,8 @@
 //! kept only when its own centroid wins by more than that rounding (`Margin`),
 //! and every bound is rounded outwards each time it changes.
 
+use super::simd::Isa;
+
 /// f32 relative step used to round bounds outwards (> 2 × f32's unit roundoff).
 const OUTWARDS: f32 = 1.0 / (1 << 22) as f32;
 
@@ -81,16 +83,16 @@ pub fn still_nearest(upper: &mut f32, lower: &mut f32, label: u32, moves: &Moves
 /// The rows of a block (`labels`, `upper`, `lower` side by side) whose bounds,
 /// moved by `moves`, no longer show that they keep their cluster, and the rows
 /// with no cluster yet: their indices written to the front of `todo` (at least
-/// `labels.len()` long) in order; returns how many. `simd`: the CPU has AVX2.
-pub fn rows_to_compute(labels: &[u32], upper: &mut [f32], lower: &mut [f32], moves: &Moves, margin: Margin, todo: &mut [usize], simd: bool) -> usize {
+/// `labels.len()` long) in order; returns how many, with AVX2 where `isa` has it.
+pub fn rows_to_compute(labels: &[u32], upper: &mut [f32], lower: &mut [f32], moves: &Moves, margin: Margin, todo: &mut [usize], isa: Isa) -> usize {
     #[cfg(target_arch = "x86_64")]
     {
-        if simd {
-            // SAFETY: `simd` is only true when the CPU has AVX2; the lengths are checked there
+        if isa.avx2() {
+            // SAFETY: `isa` is at most Isa::detect(), which checked the CPU; the lengths are checked there
             return unsafe { rows_to_compute_avx2(labels, upper, lower, moves, margin, todo) };
         }
     }
-    let _ = simd;
+    let _ = isa;
     rows_to_compute_from(0, labels, upper, lower, moves, margin, todo, 0)
 }
 
@@ -178,7 +180,7 @@ mod tests {
 
     #[test]
     fn rows_to_compute_is_the_same_with_and_without_avx2() {
-        if !crate::kmeans::simd::available() {
+        if !Isa::detect().avx2() {
             return;
         }
         let mut rng = crate::kmeans::rng::Rng::new(4);
@@ -188,15 +190,15 @@ mod tests {
             let labels: Vec<u32> = (0..n).map(|i| if i % 11 == 3 { u32::MAX } else { (rng.next_f64() * k as f64) as u32 }).collect();
             let upper: Vec<f32> = (0..n).map(|_| rng.next_f64() as f32).collect();
             let lower: Vec<f32> = upper.iter().map(|&u| u + (rng.next_f64() as f32 - 0.3)).collect();
-            let run = |simd: bool| {
+            let run = |isa: Isa| {
                 let (mut u, mut l, mut todo) = (upper.clone(), lower.clone(), vec![0; n]);
-                let count = rows_to_compute(&labels, &mut u, &mut l, &moves, Margin::for_dims(1), &mut todo, simd);
+                let count = rows_to_compute(&labels, &mut u, &mut l, &moves, Margin::for_dims(1), &mut todo, isa);
                 todo.truncate(count);
                 // the bounds of rows with no cluster are not compared: they are set afresh
                 let assigned = |v: &[f32]| v.iter().zip(&labels).filter(|(_, &c)| c != u32::MAX).map(|(x, _)| x.to_bits()).collect::<Vec<_>>();
                 (todo, assigned(&u), assigned(&l))
             };
-            let (portable, avx2) = (run(false), run(true));
+            let (portable, avx2) = (run(Isa::Portable), run(Isa::Avx2));
             assert_eq!(portable, avx2, "n = {n}");
             assert!(n < 64 || (portable.0.len() > n / 4 && portable.0.len() < n), "n = {n}: {} rows to compute", portable.0.len());
             assert!(labels.iter().enumerate().all(|(i, &c)| c != u32::MAX || portable.0.contains(&i)));

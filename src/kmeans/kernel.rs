@@ -474,7 +474,7 @@ fn select_rows_to_compute(
         todo.iter_mut().enumerate().for_each(|(r, t)| *t = r);
         return;
     };
-    let count = bounds::rows_to_compute(sub, upper, lower, moves, margin, todo, isa.avx2());
+    let count = bounds::rows_to_compute(sub, upper, lower, moves, margin, todo, isa);
     if count * 8 >= sub.len() * 7 {
         // nearly every row failed the first test (the first passes): measuring them all,
         // in order, costs less than the second test and picking nearly every row

@@ -23,7 +23,8 @@ pub const LANES: usize = 8;
 
 /// The vector instructions the Lloyd pass uses on this CPU (one value passed
 /// down the pass, so each function that has a vector version asks one place).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// (Ordered as declared: each one also runs what the ones before it run.)
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Isa {
     /// No AVX2 + FMA: the portable loops.
     Portable,
@@ -54,12 +55,6 @@ impl Isa {
     /// This CPU's instruction sets, the best first (tests compare them all).
     pub fn all_available() -> Vec<Isa> {
         [Isa::Avx512, Isa::Avx2, Isa::Portable].into_iter().filter(|&i| i <= Isa::detect()).collect()
-    }
-}
-
-impl PartialOrd for Isa {
-    fn partial_cmp(&self, other: &Isa) -> Option<std::cmp::Ordering> {
-        Some((*self as u8).cmp(&(*other as u8)))
     }
 }
 
